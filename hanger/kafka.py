@@ -1,0 +1,268 @@
+"""Thin wrappers over aiokafka that encode our delivery rules once.
+
+- :class:`EventProducer`: idempotent producer (``acks=all``); ``send`` returns only after the broker
+  acknowledged, so a caller that commits afterwards never loses an output.
+- :class:`DeadLetters`: wraps original bytes with stage, code and reason into ``hanger.dlq``.
+- :func:`run_consumer`: the at-least-once loop for plain workers (adapter bridge, registrar, tools):
+  handle one message; input errors → dead-letter then commit; transient errors → retry with
+  backoff, never commit past an unhandled message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from pydantic import BaseModel
+
+from hanger import topics
+from hanger.errors import HangerError, InputError, TransientError
+from hanger.events import DeadLetter, encode, utcnow
+from hanger.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class EventProducer:
+    """Idempotent producer for canonical events and native payloads."""
+
+    def __init__(self, settings: Settings, **overrides: Any) -> None:
+        self._settings = settings
+        options: dict[str, Any] = {
+            **settings.kafka_client_options(),
+            "enable_idempotence": True,
+            "acks": "all",
+            "linger_ms": 5,
+            "max_request_size": settings.max_message_bytes,
+        }
+        options.update(overrides)
+        self._producer = AIOKafkaProducer(**options)
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def __aenter__(self) -> EventProducer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def send(
+        self,
+        topic: str,
+        key: str | bytes | None,
+        value: BaseModel | bytes,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> tuple[int, int]:
+        """Send and wait for the broker's acknowledgement; returns (partition, offset).
+
+        ``topic`` is a registry name; the settings' prefix is applied here.
+        Raises :class:`TransientError` when the broker cannot take it now.
+        """
+        raw_key = key.encode("utf-8") if isinstance(key, str) else key
+        raw_value = value if isinstance(value, bytes) else encode(value)
+        try:
+            meta = await self._producer.send_and_wait(
+                self._settings.topic(topic), raw_value, key=raw_key, headers=headers
+            )
+        except KafkaError as exc:
+            if getattr(exc, "retriable", False):
+                raise TransientError("kafka_send", f"{topic}: {exc!r}") from exc
+            raise
+        return meta.partition, meta.offset
+
+    async def send_many(self, items: list[tuple[str, str | bytes | None, BaseModel | bytes]]) -> None:
+        """Send a batch concurrently and wait for every acknowledgement."""
+        raw = [
+            (
+                self._settings.topic(t),
+                k.encode("utf-8") if isinstance(k, str) else k,
+                v if isinstance(v, bytes) else encode(v),
+            )
+            for t, k, v in items
+        ]
+        futures = [await self._producer.send(t, v, key=k) for t, k, v in raw]
+        await asyncio.gather(*futures)
+
+
+@dataclass(frozen=True)
+class Original:
+    """Where a message came from, for the dead-letter record."""
+
+    value: bytes
+    key: bytes | None = None
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+
+    @classmethod
+    def of(cls, record: ConsumerRecord[bytes, bytes]) -> Original:
+        return cls(record.value or b"", record.key, record.topic, record.partition, record.offset)
+
+
+class DeadLetters:
+    """Publishes :class:`DeadLetter` records (original bytes + reason) to ``hanger.dlq``."""
+
+    def __init__(self, producer: EventProducer, stage: str) -> None:
+        self._producer = producer
+        self._stage = stage
+
+    def build(self, error: HangerError, original: Original) -> DeadLetter:
+        return DeadLetter(
+            stage=self._stage,
+            code=error.code,
+            message=error.message[:4000],
+            retriable=error.retriable,
+            original_topic=original.topic,
+            original_partition=original.partition,
+            original_offset=original.offset,
+            original_key_b64=base64.b64encode(original.key).decode() if original.key else None,
+            original_value_b64=base64.b64encode(original.value).decode(),
+            original_sha256=DeadLetter.digest(original.value),
+            failed_at=utcnow(),
+        )
+
+    async def publish(self, error: HangerError, original: Original) -> DeadLetter:
+        letter = self.build(error, original)
+        await self._producer.send(topics.DLQ, original.key, letter)
+        log.warning(
+            "dead-lettered",
+            extra={"stage": self._stage, "code": error.code, "topic": original.topic,
+                   "offset": original.offset},
+        )
+        return letter
+
+
+def backoff_delays(settings: Settings) -> list[float]:
+    """Exponential backoff with full jitter, capped; one delay per retry."""
+    delays = []
+    for attempt in range(settings.retry_attempts):
+        cap = min(settings.retry_max_s, settings.retry_initial_s * (2**attempt))
+        delays.append(random.uniform(cap / 2, cap))  # noqa: S311 - jitter, not crypto
+    return delays
+
+
+async def with_retries[T](settings: Settings, what: str, call: Callable[[], Awaitable[T]]) -> T:
+    """Run ``call``; on :class:`TransientError` retry with backoff; re-raise after the last try."""
+    delays = backoff_delays(settings)
+    for attempt, delay in enumerate([*delays, None]):
+        try:
+            return await call()
+        except TransientError as exc:
+            if delay is None:
+                raise
+            log.warning("transient failure, retrying", extra={"what": what, "attempt": attempt,
+                                                              "error": str(exc)})
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+Handler = Callable[[ConsumerRecord[bytes, bytes]], Awaitable[None]]
+
+
+def make_consumer(settings: Settings, group: str, *topic_names: str, **overrides: Any) -> AIOKafkaConsumer:
+    options: dict[str, Any] = {
+        **settings.kafka_client_options(),
+        "group_id": settings.group(group),
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "isolation_level": "read_committed",
+        "max_poll_records": 100,
+    }
+    options.update(overrides)
+    return AIOKafkaConsumer(*(settings.topic(t) for t in topic_names), **options)
+
+
+async def run_consumer(
+    settings: Settings,
+    consumer: AIOKafkaConsumer,
+    handler: Handler,
+    dead_letters: DeadLetters,
+    *,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """At-least-once loop: commit each partition's offset only after its messages were handled.
+
+    The handler must have awaited all its outputs before returning. Input errors are dead-lettered
+    (then committed); transient errors are retried with backoff until they succeed — if they never
+    do, the exception propagates and the worker exits without committing, so a restart resumes at
+    the same message.
+    """
+    stop = stop or asyncio.Event()
+    while not stop.is_set():
+        batches = await consumer.getmany(timeout_ms=200)
+        for tp, records in batches.items():
+            for record in records:
+                await _handle_one(settings, handler, dead_letters, record)
+            await consumer.commit({tp: records[-1].offset + 1})
+
+
+async def _handle_one(
+    settings: Settings,
+    handler: Handler,
+    dead_letters: DeadLetters,
+    record: ConsumerRecord[bytes, bytes],
+) -> None:
+    async def attempt() -> None:
+        try:
+            await handler(record)
+        except InputError as exc:
+            await dead_letters.publish(exc, Original.of(record))
+
+    await with_retries(settings, f"{record.topic}@{record.offset}", attempt)
+
+
+async def create_topics(settings: Settings, names: list[str] | None = None) -> list[str]:
+    """Create the registry's topics (or ``names``) if missing; returns the names created."""
+    specs = [t for t in topics.registry() if names is None or t.name in names]
+    extra = [n for n in (names or []) if n not in {t.name for t in specs}]
+    specs += [topics.TopicSpec(n, "", "", "", "") for n in extra]
+    admin = AIOKafkaAdminClient(**settings.kafka_client_options())
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(
+                name=settings.topic(s.name),
+                num_partitions=s.partitions or settings.topic_partitions,
+                replication_factor=settings.topic_replication,
+                topic_configs={
+                    "retention.ms": str(s.retention_ms),
+                    "max.message.bytes": str(settings.max_message_bytes),
+                },
+            )
+            for s in specs
+            if settings.topic(s.name) not in existing
+        ]
+        if wanted:
+            try:
+                await admin.create_topics(wanted)
+            except TopicAlreadyExistsError:
+                pass  # another process created it between list and create: fine
+        return [t.name for t in wanted]
+    finally:
+        await admin.close()
+
+
+async def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    consumer = AIOKafkaConsumer(**settings.kafka_client_options())
+    await consumer.start()
+    try:
+        parts = consumer.partitions_for_topic(settings.topic(topic)) or set()
+        tps = [TopicPartition(settings.topic(topic), p) for p in parts]
+        offsets = await consumer.end_offsets(tps) if tps else {}
+        return {tp.partition: off for tp, off in offsets.items()}
+    finally:
+        await consumer.stop()

@@ -1,0 +1,118 @@
+"""Settings, from the environment (prefix ``HANGER_``) or a ``.env`` file, validated at start-up.
+
+One frozen :class:`Settings` object is built by the composition root (:mod:`hanger.bootstrap`) and
+passed down; nothing reads the environment anywhere else. Secrets are ``SecretStr`` and never logged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HANGER_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    # --- Kafka -----------------------------------------------------------------------------------
+    kafka_bootstrap: str = Field(
+        default="127.0.0.1:19092", description="Kafka bootstrap servers, comma separated."
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = (
+        "PLAINTEXT"
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    topic_prefix: str = Field(
+        default="",
+        description="Prepended to every topic name (e.g. 'staging.'); tests use a unique one each.",
+    )
+    topic_partitions: int = Field(default=6, ge=1, description="Default partitions per topic.")
+    topic_replication: int = Field(default=1, ge=1)
+    consumer_group_prefix: str = "hanger"
+    max_message_bytes: int = Field(default=1_048_576, ge=1024)
+
+    # --- PostgreSQL ------------------------------------------------------------------------------
+    database_url: SecretStr = Field(
+        default=SecretStr("postgresql://hanger@127.0.0.1:15432/hanger"),
+        description="asyncpg DSN. Add ?sslmode=verify-full for TLS.",
+    )
+    database_pool_size: int = Field(default=5, ge=1, le=100)
+
+    # --- Local development infrastructure (hanger dev up) ----------------------------------------
+    state_dir: Path = Field(
+        default=Path(".hanger"), description="Local broker/database data, pids and logs."
+    )
+    cache_dir: Path = Field(
+        default=Path.home() / ".cache" / "hanger",
+        description="Downloaded Kafka jars (outside the repo, reused across clones).",
+    )
+    kafka_version: str = "3.9.1"
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19093
+    postgres_port: int = 15432
+    kafka_heap: str = "512m"
+
+    # --- Enrichment ------------------------------------------------------------------------------
+    model_path: Path | None = Field(default=None, description="ONNX model; default: committed.")
+    inference_threads: int = Field(default=2, ge=1)
+    auto_approve_threshold: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Override the model card's ≥99 % threshold."
+    )
+    image_root: Path = Field(
+        default=Path("."), description="file:// image URIs must resolve inside this folder."
+    )
+    image_max_bytes: int = Field(default=20_000_000, ge=1)
+    image_fetch_timeout_s: float = Field(default=10.0, gt=0)
+    image_allow_private_hosts: bool = Field(
+        default=False, description="Allow http(s) images on loopback/private/link-local hosts."
+    )
+    max_in_flight: int = Field(default=16, ge=1, description="Bounded concurrent submissions.")
+    metrics_port: int | None = Field(default=None, description="Prometheus endpoint port.")
+
+    # --- Retry policy for transient errors -------------------------------------------------------
+    retry_initial_s: float = Field(default=0.2, gt=0)
+    retry_max_s: float = Field(default=10.0, gt=0)
+    retry_attempts: int = Field(default=8, ge=1)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _bootstrap_not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("HANGER_KAFKA_BOOTSTRAP must name at least one broker")
+        return value
+
+    def topic(self, base: str) -> str:
+        """The real topic name for a registry name (applies the prefix)."""
+        return f"{self.topic_prefix}{base}"
+
+    def group(self, worker: str) -> str:
+        return f"{self.consumer_group_prefix}.{self.topic_prefix}{worker}"
+
+    def kafka_client_options(self) -> dict[str, object]:
+        """Connection options shared by every aiokafka client we build."""
+        options: dict[str, object] = {
+            "bootstrap_servers": self.kafka_bootstrap,
+            "security_protocol": self.kafka_security_protocol,
+        }
+        if self.kafka_sasl_mechanism:
+            options["sasl_mechanism"] = self.kafka_sasl_mechanism
+            options["sasl_plain_username"] = self.kafka_sasl_username
+            options["sasl_plain_password"] = (
+                self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None
+            )
+        if self.kafka_security_protocol in ("SSL", "SASL_SSL"):
+            from aiokafka.helpers import create_ssl_context
+
+            options["ssl_context"] = create_ssl_context(
+                cafile=str(self.kafka_ssl_cafile) if self.kafka_ssl_cafile else None
+            )
+        return options
