@@ -16,7 +16,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -29,6 +29,7 @@ from hanger.events import DeadLetter, encode, utcnow
 from hanger.settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class EventProducer:
@@ -115,7 +116,7 @@ class Original:
 class DeadLetters:
     """Publishes :class:`DeadLetter` records (original bytes + reason) to ``hanger.dlq``."""
 
-    def __init__(self, producer: EventProducer, stage: str) -> None:
+    def __init__(self, producer: EventProducer | None, stage: str) -> None:
         self._producer = producer
         self._stage = stage
 
@@ -136,6 +137,8 @@ class DeadLetters:
 
     async def publish(self, error: HangerError, original: Original) -> DeadLetter:
         letter = self.build(error, original)
+        if self._producer is None:
+            raise RuntimeError("DeadLetters built without a producer can only build letters")
         await self._producer.send(topics.DLQ, original.key, letter)
         log.warning(
             "dead-lettered",
@@ -154,7 +157,7 @@ def backoff_delays(settings: Settings) -> list[float]:
     return delays
 
 
-async def with_retries[T](settings: Settings, what: str, call: Callable[[], Awaitable[T]]) -> T:
+async def with_retries(settings: Settings, what: str, call: Callable[[], Awaitable[T]]) -> T:
     """Run ``call``; on :class:`TransientError` retry with backoff; re-raise after the last try."""
     delays = backoff_delays(settings)
     for attempt, delay in enumerate([*delays, None]):
@@ -266,3 +269,54 @@ async def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
         return {tp.partition: off for tp, off in offsets.items()}
     finally:
         await consumer.stop()
+
+
+class TransactionalPublisher:
+    """Publishes a batch's outputs and its consumer offsets atomically (Kafka transactions).
+
+    ``transactional_id`` must be stable for one worker slot across restarts, so a restarted worker
+    fences its crashed predecessor and aborts the transaction it left open.
+    """
+
+    def __init__(self, settings: Settings, transactional_id: str) -> None:
+        self._settings = settings
+        self._producer = AIOKafkaProducer(
+            **settings.kafka_client_options(),
+            transactional_id=transactional_id,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=5,
+            max_request_size=settings.max_message_bytes,
+            transaction_timeout_ms=15000,
+        )
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def publish(
+        self,
+        items: list[tuple[str, str | bytes | None, BaseModel | bytes]],
+        offsets: dict[TopicPartition, int],
+        group_id: str,
+    ) -> None:
+        """Send ``items`` (registry topic names) and commit ``offsets`` for ``group_id`` in one
+        transaction. Raises :class:`TransientError` if the broker fails mid-way (aborted)."""
+        try:
+            async with self._producer.transaction():
+                futures = []
+                for topic, key, value in items:
+                    raw_key = key.encode("utf-8") if isinstance(key, str) else key
+                    raw_value = value if isinstance(value, bytes) else encode(value)
+                    futures.append(
+                        await self._producer.send(
+                            self._settings.topic(topic), raw_value, key=raw_key
+                        )
+                    )
+                await asyncio.gather(*futures)
+                if offsets:
+                    await self._producer.send_offsets_to_transaction(offsets, group_id)
+        except KafkaError as exc:
+            raise TransientError("kafka_transaction", repr(exc)) from exc

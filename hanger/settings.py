@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     image_allow_private_hosts: bool = Field(
         default=False, description="Allow http(s) images on loopback/private/link-local hosts."
     )
+    worker_id: str = Field(
+        default="0",
+        description="Stable id of this worker slot (one per process in a consumer group); "
+        "names its Kafka transactional id so a restart fences the crashed predecessor.",
+    )
     max_in_flight: int = Field(default=16, ge=1, description="Bounded concurrent submissions.")
     metrics_port: int | None = Field(default=None, description="Prometheus endpoint port.")
 

@@ -1,0 +1,124 @@
+"""The faust application: agents are glue; the work is in :class:`streams.enrich.Enricher`.
+
+The enrich agent takes up to ``max_in_flight`` submissions at a time (bounded in-flight work is the
+backpressure: faust stops fetching while a batch is processed), handles them concurrently (CPU work
+runs in the classifier's thread pool, never on the event loop), then publishes the batch's outputs
+and offsets in one Kafka transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+from aiokafka import TopicPartition
+
+from hanger import topics
+from hanger.errors import TransientError
+from hanger.kafka import Original, TransactionalPublisher, with_retries
+from hanger.settings import Settings
+from streams.enrich import Enricher, Outcome
+
+log = logging.getLogger(__name__)
+
+ENRICH_WORKER = "enrich"
+
+
+def broker_urls(settings: Settings) -> list[str]:
+    return [f"kafka://{server.strip()}" for server in settings.kafka_bootstrap.split(",")]
+
+
+def create_app(settings: Settings) -> faust.App:
+    """The faust app for the enrich worker; no connections are made until it starts."""
+    options: dict[str, Any] = {}
+    if settings.kafka_sasl_mechanism:
+        options["broker_credentials"] = faust.SASLCredentials(
+            username=settings.kafka_sasl_username or "",
+            password=(
+                settings.kafka_sasl_password.get_secret_value()
+                if settings.kafka_sasl_password else ""
+            ),
+            mechanism=settings.kafka_sasl_mechanism,
+        )
+    app = faust.App(
+        settings.group(ENRICH_WORKER),
+        broker=broker_urls(settings),
+        store="memory://",
+        web_enabled=False,
+        topic_disable_leader=True,
+        topic_allow_declare=False,  # topics are pre-created by `hanger topics create`
+        consumer_auto_offset_reset="earliest",
+        broker_commit_every=1000,
+        broker_commit_interval=1.0,
+        stream_buffer_maxsize=settings.max_in_flight * 4,
+        datadir=str(settings.state_dir / "faust"),
+        **options,
+    )
+    submissions = app.topic(
+        settings.topic(topics.SUBMISSIONS), value_type=bytes, key_type=bytes,
+        value_serializer="raw", key_serializer="raw",
+    )
+
+    @app.agent(submissions, name="enrich")
+    async def enrich(stream: faust.StreamT[bytes]) -> None:
+        from hanger.bootstrap import build_enrich_runtime
+
+        runtime = await build_enrich_runtime(settings, group_id=app.conf.id)
+        try:
+            async for batch in stream.take_events(settings.max_in_flight, within=0.05):
+                records = [
+                    Original(
+                        value=event.message.value or b"",
+                        key=event.message.key,
+                        topic=event.message.topic,
+                        partition=event.message.partition,
+                        offset=event.message.offset,
+                    )
+                    for event in batch
+                ]
+                await runtime.handle_batch(records)
+        finally:
+            await runtime.stop()
+
+    return app
+
+
+@dataclass
+class EnrichRuntime:
+    settings: Settings
+    enricher: Enricher
+    publisher: TransactionalPublisher
+    group_id: str
+    closers: list[Any]
+
+    async def handle_batch(self, records: list[Original]) -> None:
+        try:
+            await with_retries(self.settings, "enrich batch", lambda: self._attempt(records))
+        except TransientError:
+            # Retries exhausted: exit without committing; a restart resumes at this batch.
+            log.critical("giving up on a batch after retries; exiting for a restart", exc_info=True)
+            os._exit(75)
+
+    async def _attempt(self, records: list[Original]) -> None:
+        outcomes: list[Outcome] = await asyncio.gather(
+            *(self.enricher.handle(r) for r in records)
+        )
+        items = [(o.topic, o.key, o.value) for outcome in outcomes for o in outcome.outputs]
+        offsets: dict[TopicPartition, int] = {}
+        for r in records:
+            assert r.topic is not None and r.partition is not None and r.offset is not None
+            tp = TopicPartition(r.topic, r.partition)
+            offsets[tp] = max(offsets.get(tp, 0), r.offset + 1)
+        await self.publisher.publish(items, offsets, self.group_id)
+        for outcome in outcomes:
+            if outcome.approval_submission:
+                await self.enricher.store.mark_approval_published(outcome.approval_submission)
+
+    async def stop(self) -> None:
+        await self.publisher.stop()
+        for close in reversed(self.closers):
+            await close()

@@ -1,0 +1,129 @@
+"""Real broker: consumer-group commits survive a restart; bad messages are dead-lettered and the
+consumer keeps going; transactions hide aborted outputs from read_committed readers."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+
+import pytest
+from aiokafka import TopicPartition
+
+from hanger import topics
+from hanger.errors import InputError
+from hanger.events import DeadLetter, ProductSubmitted, decode, encode
+from hanger.kafka import (
+    DeadLetters,
+    EventProducer,
+    TransactionalPublisher,
+    make_consumer,
+    run_consumer,
+)
+from hanger.settings import Settings
+from tests.conftest import read_topic
+from tests.unit.factories import submission
+
+pytestmark = pytest.mark.integration
+
+
+async def test_restart_resumes_after_the_committed_offset(settings: Settings, producer: EventProducer) -> None:
+    sent = [submission(f"P-{i}") for i in range(10)]
+    for event in sent:  # one key -> one partition, so order is total
+        await producer.send(topics.SUBMISSIONS, "same-key", event)
+
+    seen: list[str] = []
+
+    async def handler_until(n: int, stop: asyncio.Event):  # type: ignore[no-untyped-def]
+        async def handle(record) -> None:  # type: ignore[no-untyped-def]
+            seen.append(decode(ProductSubmitted, record.value).portal_product_id)
+            if len(seen) == n:
+                stop.set()
+        return handle
+
+    for n in (4, 10):
+        stop = asyncio.Event()
+        consumer = make_consumer(settings, "resume-test", topics.SUBMISSIONS, max_poll_records=1)
+        await consumer.start()
+        try:
+            await asyncio.wait_for(
+                run_consumer(settings, consumer, await handler_until(n, stop),
+                             DeadLetters(producer, "test"), stop=stop),
+                timeout=60,
+            )
+        finally:
+            await consumer.stop()  # a new consumer in the same group = a restarted worker
+
+    assert seen == [e.portal_product_id for e in sent]  # each exactly once, in order
+
+
+async def test_bad_messages_go_to_the_dlq_and_the_consumer_keeps_going(
+    settings: Settings, producer: EventProducer
+) -> None:
+    good = submission("GOOD-1")
+    bad = [b"not json", encode(good).replace(b'"schema_version":1', b'"schema_version":9'),
+           encode(good)[:-1] + b',"extra":1}']
+    for raw in [*bad, encode(good)]:
+        await producer.send(topics.SUBMISSIONS, "k", raw)
+
+    handled: list[str] = []
+    stop = asyncio.Event()
+
+    async def handle(record) -> None:  # type: ignore[no-untyped-def]
+        handled.append(decode(ProductSubmitted, record.value).portal_product_id)
+        stop.set()
+
+    consumer = make_consumer(settings, "dlq-test", topics.SUBMISSIONS)
+    await consumer.start()
+    try:
+        await asyncio.wait_for(
+            run_consumer(settings, consumer, handle, DeadLetters(producer, "test"), stop=stop), 60
+        )
+    finally:
+        await consumer.stop()
+
+    assert handled == ["GOOD-1"]
+    letters = [decode(DeadLetter, v) for _, v in await read_topic(settings, topics.DLQ, 3)]
+    assert sorted(l.code for l in letters) == ["invalid_event", "not_json", "wrong_schema_version"]
+    assert {base64.b64decode(l.original_value_b64) for l in letters} == set(bad)
+    assert all(l.original_topic == settings.topic(topics.SUBMISSIONS) for l in letters)
+    assert all("extra" in l.message for l in letters if l.code == "invalid_event")
+
+
+async def test_input_error_raised_by_a_handler_is_dead_lettered(settings: Settings, producer: EventProducer) -> None:
+    await producer.send(topics.SUBMISSIONS, "k", b"payload")
+    stop = asyncio.Event()
+
+    async def handle(record) -> None:  # type: ignore[no-untyped-def]
+        stop.set()
+        raise InputError("custom_code", "the handler refused it")
+
+    consumer = make_consumer(settings, "dlq-test-2", topics.SUBMISSIONS)
+    await consumer.start()
+    try:
+        await asyncio.wait_for(
+            run_consumer(settings, consumer, handle, DeadLetters(producer, "test"), stop=stop), 60
+        )
+    finally:
+        await consumer.stop()
+    [(_, raw)] = await read_topic(settings, topics.DLQ, 1)
+    assert decode(DeadLetter, raw).code == "custom_code"
+
+
+async def test_aborted_transaction_is_invisible_and_committed_one_is_seen(settings: Settings) -> None:
+    publisher = TransactionalPublisher(settings, transactional_id=f"{settings.topic_prefix}tx")
+    await publisher.start()
+    try:
+        class Boom(Exception):
+            pass
+
+        with pytest.raises(Boom):
+            async with publisher._producer.transaction():
+                await publisher._producer.send_and_wait(settings.topic(topics.ENRICHED), b"aborted")
+                raise Boom
+        tp = TopicPartition(settings.topic(topics.SUBMISSIONS), 0)
+        await publisher.publish([(topics.ENRICHED, "k", b"committed")], {tp: 1},
+                                settings.group("tx-test"))
+    finally:
+        await publisher.stop()
+    values = [v for _, v in await read_topic(settings, topics.ENRICHED, 1)]
+    assert values == [b"committed"]

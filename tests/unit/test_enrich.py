@@ -1,0 +1,149 @@
+"""The enrichment stage with in-memory fakes: routing, idempotency, bad input, image problems."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pytest
+
+from db.fakes import FakeEnrichmentStore
+from hanger import topics
+from hanger.errors import ImageError, TransientError
+from hanger.events import (
+    ApprovalRequested,
+    Classification,
+    DeadLetter,
+    ModelInfo,
+    ProductEnriched,
+    RouteKind,
+    encode,
+)
+from hanger.kafka import DeadLetters, Original
+from hanger.taxonomy import load_taxonomy
+from streams.enrich import Enricher
+from tests.unit.factories import MODEL, classification, submission
+
+
+@dataclass(frozen=True)
+class FakePrediction:
+    classification: Classification
+    image_problems: tuple[str, ...] = ()
+
+
+class FakeClassifier:
+    """Classifies by the first image's bytes: b'T202:0.97' means Shorts at 97 %."""
+
+    model_info: ModelInfo = MODEL
+    auto_approve_threshold = 0.9
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def classify_images(self, images: Sequence[bytes]) -> FakePrediction:
+        self.calls += 1
+        tid, conf = images[0].decode().split(":")
+        return FakePrediction(classification(tid, float(conf)))
+
+
+class FakeFetcher:
+    def __init__(self, files: dict[str, bytes | Exception]) -> None:
+        self.files = files
+
+    async def fetch(self, uri: str) -> bytes:
+        found = self.files[uri]
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+
+def make(files: dict[str, bytes | Exception]) -> tuple[Enricher, FakeEnrichmentStore, FakeClassifier]:
+    store, clf = FakeEnrichmentStore(), FakeClassifier()
+    enricher = Enricher(
+        classifier=clf, fetcher=FakeFetcher(files), store=store, taxonomy=load_taxonomy(),
+        dead_letters=DeadLetters(None, stage="enrich"), threshold=0.9,
+    )
+    return enricher, store, clf
+
+
+async def test_confident_match_is_auto_approved_with_one_enriched_output() -> None:
+    enricher, _, _ = make({"file:///img/main.jpg": b"T101:0.99"})
+    outcome = await enricher.handle(Original(encode(submission(declared="T101"))))
+    assert [o.topic for o in outcome.outputs] == [topics.ENRICHED]
+    enriched = outcome.outputs[0].value
+    assert isinstance(enriched, ProductEnriched)
+    assert enriched.route.kind == RouteKind.AUTO_APPROVED
+    assert enriched.classification is not None and enriched.classification.taxonomy_id == "T101"
+
+
+async def test_mismatch_asks_the_sellers_md_once_even_when_resent() -> None:
+    enricher, store, clf = make({"file:///img/main.jpg": b"T202:0.99"})
+    store.seller_md[("tmon", "seller-1")] = "MD-7"
+    raw = encode(submission(declared="T203"))
+    first = await enricher.handle(Original(raw))
+    assert [o.topic for o in first.outputs] == [topics.ENRICHED, topics.APPROVAL_REQUESTS]
+    request = first.outputs[1].value
+    assert isinstance(request, ApprovalRequested) and request.md_id == "MD-7"
+    assert request.reasons == ("category_mismatch",)
+    await store.mark_approval_published(first.approval_submission or "")
+
+    again = await enricher.handle(Original(raw))  # the portal re-sends the same product
+    assert [o.topic for o in again.outputs] == [topics.ENRICHED]
+    assert again.outputs[0].value == first.outputs[0].value  # the same answer, not recomputed
+    assert clf.calls == 1
+
+
+async def test_redelivery_before_publish_publishes_the_request_again() -> None:
+    enricher, _, _ = make({"file:///img/main.jpg": b"T202:0.99"})
+    raw = encode(submission(declared="T203"))
+    await enricher.handle(Original(raw))  # crash: the transaction never committed
+    redelivered = await enricher.handle(Original(raw))
+    assert [o.topic for o in redelivered.outputs] == [topics.ENRICHED, topics.APPROVAL_REQUESTS]
+
+
+async def test_md_by_category_when_the_seller_has_none() -> None:
+    enricher, store, _ = make({"file:///img/main.jpg": b"T101:0.5"})
+    store.category_md["T100"] = "MD-TOPS"
+    outcome = await enricher.handle(Original(encode(submission(declared="T101"))))
+    request = outcome.outputs[1].value
+    assert isinstance(request, ApprovalRequested) and request.md_id == "MD-TOPS"
+
+
+async def test_malformed_message_becomes_a_dead_letter_with_the_original_bytes() -> None:
+    enricher, store, _ = make({})
+    outcome = await enricher.handle(Original(b"{not json", key=b"k", topic="t", partition=1, offset=9))
+    assert [o.topic for o in outcome.outputs] == [topics.DLQ]
+    letter = outcome.outputs[0].value
+    assert isinstance(letter, DeadLetter)
+    assert (letter.code, letter.stage, letter.original_offset) == ("not_json", "enrich", 9)
+    assert letter.original_sha256 == DeadLetter.digest(b"{not json")
+    assert store.submissions == {}
+
+
+async def test_bad_secondary_image_is_a_problem_not_a_failure() -> None:
+    files: dict[str, bytes | Exception] = {
+        "file:///img/main.jpg": b"T101:0.99",
+        "file:///img/2.jpg": ImageError("not_an_image", "nope"),
+    }
+    enricher, _, _ = make(files)
+    sub = submission(images=("file:///img/main.jpg", "file:///img/2.jpg"))
+    enriched = (await enricher.handle(Original(encode(sub)))).outputs[0].value
+    assert isinstance(enriched, ProductEnriched)
+    assert enriched.flags.image_problems == ("image[1]: not_an_image",)
+    assert enriched.route.kind == RouteKind.NEEDS_MD
+
+
+async def test_no_usable_image_goes_to_the_fallback_queue() -> None:
+    enricher, _, _ = make({"file:///img/main.jpg": ImageError("image_not_found", "gone")})
+    enriched = (await enricher.handle(Original(encode(submission())))).outputs[0].value
+    assert isinstance(enriched, ProductEnriched)
+    assert enriched.classification is None
+    assert enriched.route.md_id == "MD-QUEUE"
+    assert "no_usable_image" in enriched.route.reasons
+
+
+async def test_transient_fetch_failure_propagates_for_retry() -> None:
+    enricher, store, _ = make({"file:///img/main.jpg": TransientError("image_timeout", "slow")})
+    with pytest.raises(TransientError):
+        await enricher.handle(Original(encode(submission())))
+    assert store.results == {}
