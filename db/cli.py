@@ -1,4 +1,4 @@
-"""``hanger db …``: schema migrations and the database status."""
+"""``hanger db …``: schema migrations, the database status, and seeding MDs/sellers."""
 
 from __future__ import annotations
 
@@ -43,6 +43,21 @@ def cmd_db(args: argparse.Namespace) -> int:
         else:
             print("applied: " + (", ".join(names) if names else "nothing (up to date)"))
         return 0
+    if args.action == "seed":
+        from pathlib import Path
+
+        from db.seed import seed
+
+        async def run() -> tuple[int, int]:
+            conn = await asyncpg.connect(settings.database_url.get_secret_value())
+            try:
+                return await seed(conn, Path(args.mds), Path(args.sellers) if args.sellers else None)
+            finally:
+                await conn.close()
+
+        mds, sellers = asyncio.run(run())
+        print(f"seeded {mds} MD(s) and {sellers} seller(s)")
+        return 0
     applied = asyncio.run(applied_versions(settings))
     rows = [(f"{m.version:04d}", m.name, applied.get(m.version, "pending")) for m in available()]
     if args.json:
@@ -54,5 +69,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     db = subparsers.add_parser("db", help="database schema (migrate, status)")
-    db.add_argument("action", choices=("migrate", "status"))
+    db.add_argument("action", choices=("migrate", "status", "seed"))
+    db.add_argument("--mds", default="samples/seed/mds.csv", help="with seed: MD CSV")
+    db.add_argument("--sellers", default="samples/seed/sellers.csv", help="with seed: seller CSV")
     db.set_defaults(func=cmd_db)

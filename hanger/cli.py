@@ -21,7 +21,7 @@ from hanger.errors import HangerError
 from hanger.settings import Settings
 
 # Packages that contribute subcommands: module path -> what it adds (for the help text).
-PLUGIN_MODULES = ("inference.cli", "adapters.cli", "db.cli", "streams.cli", "bench.cli")
+PLUGIN_MODULES = ("inference.cli", "adapters.cli", "db.cli", "db.md_cli", "streams.cli", "bench.cli")
 
 
 def _print_json(data: Any) -> None:
@@ -152,6 +152,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
 WORKERS = {"bridge": "adapters.bridge", "registrar": "db.registrar"}
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from hanger.demo import cmd_demo
+
+    return cmd_demo(args)
+
+
 # --- parser ---------------------------------------------------------------------------------------
 
 
@@ -183,6 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
     wk.add_argument("name", choices=("enrich", *WORKERS))
     wk.add_argument("--loglevel", default="warn", choices=("crit", "error", "warn", "info", "debug"))
     wk.set_defaults(func=cmd_worker)
+
+    demo = sub.add_parser("demo", help="run the main job end to end on sample data")
+    demo.add_argument("--images", help="folder of photos (default: ../shared/data/clothing if "
+                      "present, else drawn locally)")
+    demo.set_defaults(func=_demo)
 
     for module_name in PLUGIN_MODULES:
         try:

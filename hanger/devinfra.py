@@ -179,7 +179,7 @@ class LocalKafka:
                 check=True, stdout=subprocess.DEVNULL,
             )
         with self.log_file.open("ab") as log:
-            proc = subprocess.Popen(  # noqa: S603 - our own command line
+            proc = subprocess.Popen(
                 self._java("kafka.Kafka", str(self.properties)),
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,

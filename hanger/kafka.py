@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -250,10 +251,9 @@ async def create_topics(settings: Settings, names: list[str] | None = None) -> l
             if settings.topic(s.name) not in existing
         ]
         if wanted:
-            try:
+            # Another process may create one between list and create: that is fine.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(wanted)
-            except TopicAlreadyExistsError:
-                pass  # another process created it between list and create: fine
         return [t.name for t in wanted]
     finally:
         await admin.close()
@@ -298,7 +298,7 @@ class TransactionalPublisher:
 
     async def publish(
         self,
-        items: list[tuple[str, str | bytes | None, BaseModel | bytes]],
+        items: Sequence[tuple[str, str | bytes | None, BaseModel | bytes]],
         offsets: dict[TopicPartition, int],
         group_id: str,
     ) -> None:

@@ -64,7 +64,7 @@ def create_app(settings: Settings) -> faust.App:
     )
 
     @app.agent(submissions, name="enrich")
-    async def enrich(stream: faust.StreamT[bytes]) -> None:
+    async def enrich(stream: Any) -> None:  # faust.Stream: take_events is not on StreamT
         from hanger.bootstrap import build_enrich_runtime
 
         runtime = await build_enrich_runtime(settings, group_id=app.conf.id)

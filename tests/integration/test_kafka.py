@@ -26,7 +26,9 @@ from tests.unit.factories import submission
 pytestmark = pytest.mark.integration
 
 
-async def test_restart_resumes_after_the_committed_offset(settings: Settings, producer: EventProducer) -> None:
+async def test_restart_resumes_after_the_committed_offset(
+    settings: Settings, producer: EventProducer
+) -> None:
     sent = [submission(f"P-{i}") for i in range(10)]
     for event in sent:  # one key -> one partition, so order is total
         await producer.send(topics.SUBMISSIONS, "same-key", event)
@@ -83,13 +85,15 @@ async def test_bad_messages_go_to_the_dlq_and_the_consumer_keeps_going(
 
     assert handled == ["GOOD-1"]
     letters = [decode(DeadLetter, v) for _, v in await read_topic(settings, topics.DLQ, 3)]
-    assert sorted(l.code for l in letters) == ["invalid_event", "not_json", "wrong_schema_version"]
-    assert {base64.b64decode(l.original_value_b64) for l in letters} == set(bad)
-    assert all(l.original_topic == settings.topic(topics.SUBMISSIONS) for l in letters)
-    assert all("extra" in l.message for l in letters if l.code == "invalid_event")
+    assert sorted(letter.code for letter in letters) == ["invalid_event", "not_json", "wrong_schema_version"]
+    assert {base64.b64decode(letter.original_value_b64) for letter in letters} == set(bad)
+    assert all(letter.original_topic == settings.topic(topics.SUBMISSIONS) for letter in letters)
+    assert all("extra" in letter.message for letter in letters if letter.code == "invalid_event")
 
 
-async def test_input_error_raised_by_a_handler_is_dead_lettered(settings: Settings, producer: EventProducer) -> None:
+async def test_input_error_raised_by_a_handler_is_dead_lettered(
+    settings: Settings, producer: EventProducer
+) -> None:
     await producer.send(topics.SUBMISSIONS, "k", b"payload")
     stop = asyncio.Event()
 
