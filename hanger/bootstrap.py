@@ -19,6 +19,9 @@ def configure_logging(settings: Settings) -> None:
         stream=sys.stderr,
         format='{"ts":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}',
     )
+    # Client libraries narrate every rebalance at INFO; keep their warnings and errors only.
+    for noisy in ("aiokafka", "kafka", "faust", "mode"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
 
 
 def load_classifier(settings: Settings):  # type: ignore[no-untyped-def]

@@ -263,7 +263,7 @@ async def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
     consumer = AIOKafkaConsumer(**settings.kafka_client_options())
     await consumer.start()
     try:
-        parts = consumer.partitions_for_topic(settings.topic(topic)) or set()
+        parts = await partitions_of(consumer, settings.topic(topic))
         tps = [TopicPartition(settings.topic(topic), p) for p in parts]
         offsets = await consumer.end_offsets(tps) if tps else {}
         return {tp.partition: off for tp, off in offsets.items()}
@@ -320,3 +320,13 @@ class TransactionalPublisher:
                     await self._producer.send_offsets_to_transaction(offsets, group_id)
         except KafkaError as exc:
             raise TransientError("kafka_transaction", repr(exc)) from exc
+
+
+async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    """Partitions of any topic, subscribed or not (empty set when the topic does not exist).
+
+    aiokafka's ``partitions_for_topic`` only knows subscribed topics; a full metadata fetch is the
+    documented way round it (the client's own ``fetch_all_metadata``).
+    """
+    metadata = await consumer._client.fetch_all_metadata()
+    return set(metadata.partitions_for_topic(topic) or set())
