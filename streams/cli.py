@@ -105,8 +105,8 @@ def cmd_dlq(args: argparse.Namespace) -> int:
         print(f"re-drove {sent} message(s) to their original topics")
         return 0
     if args.action == "show" or args.json:
-        _print_json([{"ref": s.ref, **s.letter.model_dump(mode="json",
-                                                           exclude={"original_value_b64"} if args.action == "list" else set())}
+        hide = {"original_value_b64"} if args.action == "list" else set()
+        _print_json([{"ref": s.ref, **s.letter.model_dump(mode="json", exclude=hide)}
                      for s in letters])
         return 0
     _table("dead letters", ("ref", "failed at", "stage", "code", "message"),

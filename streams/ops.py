@@ -82,7 +82,7 @@ async def read_dead_letters(
         remaining = {tp for tp in tps if ends[tp] > 0}
         while remaining and len(out) < limit:
             batch = await consumer.getmany(timeout_ms=500)
-            for tp, records in batch.items():
+            for records in batch.values():
                 for r in records:
                     letter = decode(DeadLetter, r.value or b"")
                     if (code is None or letter.code == code) and (since is None or letter.failed_at >= since):
