@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hanger.settings import Settings
 from streams.app import EnrichRuntime
+
+if TYPE_CHECKING:
+    from inference.async_classifier import AsyncClassifier
 
 
 def configure_logging(settings: Settings) -> None:
@@ -24,12 +29,14 @@ def configure_logging(settings: Settings) -> None:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
 
 
-def load_classifier(settings: Settings):  # type: ignore[no-untyped-def]
+def load_classifier(settings: Settings, model_path: Path | None = None) -> AsyncClassifier:
     """The serving classifier (inference/), wrapped so CPU work stays off the event loop."""
     from inference.async_classifier import AsyncClassifier
     from inference.classifier import Classifier
 
-    classifier = Classifier.load(settings.model_path, intra_op_threads=settings.inference_threads)
+    classifier = Classifier.load(
+        model_path or settings.model_path, intra_op_threads=settings.inference_threads
+    )
     return AsyncClassifier(classifier)
 
 
@@ -37,12 +44,15 @@ async def build_enrich_runtime(settings: Settings, *, group_id: str) -> EnrichRu
     from db.repository import PgEnrichmentStore, create_pool
     from hanger.kafka import DeadLetters, TransactionalPublisher
     from hanger.taxonomy import load_taxonomy
+    from streams import metrics
     from streams.enrich import Enricher
     from streams.fetch import ImageFetcher
 
+    metrics.serve(settings.metrics_port)
     pool = await create_pool(settings)
     fetcher = ImageFetcher(settings)
     classifier = load_classifier(settings)
+    shadow = load_classifier(settings, settings.shadow_model_path) if settings.shadow_model_path else None
     threshold = settings.auto_approve_threshold
     if threshold is None:
         threshold = classifier.auto_approve_threshold
@@ -53,6 +63,7 @@ async def build_enrich_runtime(settings: Settings, *, group_id: str) -> EnrichRu
         taxonomy=load_taxonomy(),
         dead_letters=DeadLetters(None, stage="enrich"),
         threshold=threshold,
+        shadow=shadow,
     )
     publisher = TransactionalPublisher(
         settings, transactional_id=f"{settings.group('enrich')}.{settings.worker_id}"
@@ -61,6 +72,8 @@ async def build_enrich_runtime(settings: Settings, *, group_id: str) -> EnrichRu
 
     async def close_classifier() -> None:
         classifier.close()
+        if shadow is not None:
+            shadow.close()
 
     return EnrichRuntime(
         settings=settings,

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
 
     # --- Enrichment ------------------------------------------------------------------------------
     model_path: Path | None = Field(default=None, description="ONNX model; default: committed.")
+    shadow_model_path: Path | None = Field(
+        default=None, description="A candidate ONNX model run beside the live one; its results "
+        "are stored (classification.shadow) for comparison, never routed or published.",
+    )
     inference_threads: int = Field(default=2, ge=1)
     auto_approve_threshold: float | None = Field(
         default=None, ge=0.0, le=1.0, description="Override the model card's ≥99 % threshold."

@@ -96,8 +96,11 @@ class EnrichRuntime:
     closers: list[Any]
 
     async def handle_batch(self, records: list[Original]) -> None:
+        from streams import metrics
+
         try:
-            await with_retries(self.settings, "enrich batch", lambda: self._attempt(records))
+            with metrics.BATCH_SECONDS.time():
+                await with_retries(self.settings, "enrich batch", lambda: self._attempt(records))
         except TransientError:
             # Retries exhausted: exit without committing; a restart resumes at this batch.
             log.critical("giving up on a batch after retries; exiting for a restart", exc_info=True)

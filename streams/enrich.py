@@ -35,6 +35,7 @@ from hanger.events import (
 )
 from hanger.kafka import DeadLetters, Original
 from hanger.taxonomy import Taxonomy
+from streams import metrics
 from streams.routing import candidate_categories, decide, route_for
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class Enricher:
     taxonomy: Taxonomy
     dead_letters: DeadLetters
     threshold: float
+    shadow: ClassifierPort | None = None  # a candidate model: recorded for comparison, not routed
 
     async def handle(self, original: Original) -> Outcome:
         """Handle one wire message. Input errors become a DLQ output; transient errors raise."""
@@ -100,6 +102,7 @@ class Enricher:
             submission = decode(ProductSubmitted, original.value)
             return await self.enrich(submission)
         except InputError as exc:
+            metrics.DEAD_LETTERS.labels("enrich", exc.code).inc()
             letter = self.dead_letters.build(exc, original)
             return Outcome(outputs=[Output(topics.DLQ, original.key, letter)])
 
@@ -108,7 +111,15 @@ class Enricher:
         version = self.classifier.model_info.version
         enriched = await self.store.find_result(submission.submission_id, version)
         if enriched is None:
-            enriched = await self.store.save_result(await self._compute(submission))
+            computed = await self._compute(submission, self.classifier, self.threshold)
+            enriched = await self.store.save_result(computed)
+            if self.shadow is not None:
+                await self._record_shadow(submission)
+        else:
+            metrics.DEDUPED.inc()
+        metrics.PROCESSED.labels(enriched.route.kind.value).inc()
+        for reason in enriched.route.reasons:
+            metrics.ROUTE_REASONS.labels(reason).inc()
         outcome = Outcome(outputs=[Output(topics.ENRICHED, submission.submission_id, enriched)])
         if enriched.route.kind == RouteKind.NEEDS_MD and enriched.route.md_id:
             request = self._approval_request(enriched)
@@ -117,18 +128,32 @@ class Enricher:
                 outcome.approval_submission = submission.submission_id
         return outcome
 
-    async def _compute(self, submission: ProductSubmitted) -> ProductEnriched:
+    async def _record_shadow(self, submission: ProductSubmitted) -> None:
+        """Run the shadow model and store its answer (``shadow`` rows) without publishing it."""
+        assert self.shadow is not None
+        if await self.store.find_result(submission.submission_id, self.shadow.model_info.version):
+            return
+        try:
+            result = await self._compute(submission, self.shadow, self.shadow.auto_approve_threshold)
+        except ImageError:
+            return
+        await self.store.save_result(result, shadow=True)
+
+    async def _compute(
+        self, submission: ProductSubmitted, classifier: ClassifierPort, threshold: float
+    ) -> ProductEnriched:
         images, problems = await self._fetch_images(submission)
         classification: Classification | None = None
         if images:
             try:
-                prediction = await self.classifier.classify_images(images)
+                with metrics.INFERENCE_SECONDS.time():
+                    prediction = await classifier.classify_images(images)
                 classification = prediction.classification
                 problems += list(prediction.image_problems)
             except ImageError as exc:
                 problems.append(f"all_images: {exc.code}")
         decision = decide(
-            submission, classification, taxonomy=self.taxonomy, threshold=self.threshold,
+            submission, classification, taxonomy=self.taxonomy, threshold=threshold,
             image_problems=tuple(problems),
         )
         md_id = None

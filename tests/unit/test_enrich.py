@@ -147,3 +147,24 @@ async def test_transient_fetch_failure_propagates_for_retry() -> None:
     with pytest.raises(TransientError):
         await enricher.handle(Original(encode(submission())))
     assert store.results == {}
+
+
+async def test_shadow_model_is_recorded_but_never_routed_or_published() -> None:
+    enricher, store, _ = make({"file:///img/main.jpg": b"T101:0.99"})
+
+    class Shadow(FakeClassifier):
+        model_info = ModelInfo(name="candidate", version="t2", sha256="1" * 64)
+
+        async def classify_images(self, images: Sequence[bytes]) -> FakePrediction:
+            return FakePrediction(classification("T102", 0.8).model_copy(
+                update={"model": self.model_info}))
+
+    enricher.shadow = Shadow()
+    outcome = await enricher.handle(Original(encode(submission(declared="T101"))))
+    assert [o.topic for o in outcome.outputs] == [topics.ENRICHED]
+    live = outcome.outputs[0].value
+    assert isinstance(live, ProductEnriched) and live.route.kind == RouteKind.AUTO_APPROVED
+    sid = submission().submission_id
+    shadow = store.results[(sid, "t2")]
+    assert shadow.classification is not None and shadow.classification.taxonomy_id == "T102"
+    assert store.results[(sid, "t1")] == live
