@@ -19,6 +19,16 @@ from hanger.settings import Settings
 
 FALLBACK_MD = "MD-QUEUE"  # the shared queue when no MD owns a seller or category
 
+# Database failures that a retry can fix (server restarting, connection dropped, pool closed).
+TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+)
+
 
 async def create_pool(settings: Settings) -> asyncpg.Pool:
     try:

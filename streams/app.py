@@ -58,9 +58,12 @@ def create_app(settings: Settings) -> faust.App:
         datadir=str(settings.state_dir / "faust"),
         **options,
     )
+    # acks=False: faust never commits offsets of this topic itself. Offsets are committed only
+    # inside the Kafka transaction that publishes a batch's outputs (EnrichRuntime), so neither a
+    # crash, a shutdown mid-batch nor a rebalance can commit past an unanswered submission.
     submissions = app.topic(
         settings.topic(topics.SUBMISSIONS), value_type=bytes, key_type=bytes,
-        value_serializer="raw", key_serializer="raw",
+        value_serializer="raw", key_serializer="raw", acks=False,
     )
 
     @app.agent(submissions, name="enrich")
@@ -105,11 +108,21 @@ class EnrichRuntime:
             # Retries exhausted: exit without committing; a restart resumes at this batch.
             log.critical("giving up on a batch after retries; exiting for a restart", exc_info=True)
             os._exit(75)
+        except Exception:
+            # A bug or an unclassified failure: stop rather than let later batches commit past
+            # this one. Fail-stop is what keeps "nothing lost" true for errors we did not foresee.
+            log.critical("unexpected failure handling a batch; exiting for a restart", exc_info=True)
+            os._exit(70)
 
     async def _attempt(self, records: list[Original]) -> None:
-        outcomes: list[Outcome] = await asyncio.gather(
-            *(self.enricher.handle(r) for r in records)
-        )
+        from db.repository import TRANSIENT_DB_ERRORS
+
+        try:
+            outcomes: list[Outcome] = await asyncio.gather(
+                *(self.enricher.handle(r) for r in records)
+            )
+        except TRANSIENT_DB_ERRORS as exc:
+            raise TransientError("db_unavailable", repr(exc)) from exc
         items = [(o.topic, o.key, o.value) for outcome in outcomes for o in outcome.outputs]
         offsets: dict[TopicPartition, int] = {}
         for r in records:
@@ -117,9 +130,14 @@ class EnrichRuntime:
             tp = TopicPartition(r.topic, r.partition)
             offsets[tp] = max(offsets.get(tp, 0), r.offset + 1)
         await self.publisher.publish(items, offsets, self.group_id)
-        for outcome in outcomes:
-            if outcome.approval_submission:
-                await self.enricher.store.mark_approval_published(outcome.approval_submission)
+        try:
+            for outcome in outcomes:
+                if outcome.approval_submission:
+                    await self.enricher.store.mark_approval_published(outcome.approval_submission)
+        except TRANSIENT_DB_ERRORS:
+            # Already published and committed; the row stays 'unpublished', which at worst lets a
+            # later re-send of this submission ask the MD again (documented trade-off).
+            log.warning("could not mark approval requests published", exc_info=True)
 
     async def stop(self) -> None:
         await self.publisher.stop()
