@@ -1,0 +1,93 @@
+"""Throughput of the clothing classifier: raw ONNX Runtime vs the full inference path.
+
+Both measured in one run on the same photos:
+
+- raw: ``Classifier.run`` on pre-decoded, preprocessed tensors ``(N, 2, 3, 224, 224)``;
+- full: ``Classifier.classify_batch`` on the encoded bytes (decode + preprocess + ORT run).
+
+Photos come from ``../shared/data/clothing/images`` when present (the first ``n`` in the CSV),
+else generated JPEGs of a similar size. ``python -m bench.bench_inference [n] [threads]``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from inference import preprocess as pp
+from inference.classifier import Classifier
+from inference.images import load_image
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "clothing"
+
+
+def _photos(n: int) -> tuple[list[bytes], str]:
+    csv_path = DATA / "images.csv"
+    if csv_path.exists():
+        with csv_path.open(newline="", encoding="utf-8") as fh:
+            names = [row["image"] for row, _ in zip(csv.DictReader(fh), range(n), strict=False)]
+        return [(DATA / "images" / f"{name}.jpg").read_bytes() for name in names], str(DATA)
+    rng = np.random.default_rng(0)
+    out = []
+    for _ in range(n):
+        base = rng.integers(0, 255, (3,), dtype=np.uint8)
+        arr = np.clip(base + rng.normal(0, 25, (600, 400, 3)), 0, 255).astype(
+            np.uint8
+        )  # 400×600 noisy photo-sized JPEG
+        buf = io.BytesIO()
+        Image.fromarray(arr).save(buf, "JPEG", quality=85)
+        out.append(buf.getvalue())
+    return out, "generated"
+
+
+def run(n: int = 64, threads: int | None = 2, repeats: int = 3) -> dict[str, Any]:
+    clf = Classifier.load(intra_op_threads=threads)
+    photos, source = _photos(n)
+    tensors = pp.stack([pp.preprocess(load_image(p)) for p in photos])
+    clf.run(tensors[: min(8, n)])  # warm-up
+
+    raw_times, full_times = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        clf.run(tensors)
+        raw_times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        results = clf.classify_batch(photos)
+        full_times.append(time.perf_counter() - t0)
+    failed = sum(1 for r in results if isinstance(r, Exception))
+
+    t0 = time.perf_counter()
+    for p in photos:
+        pp.preprocess(load_image(p))
+    decode_ms = (time.perf_counter() - t0) / n * 1000
+
+    raw = n / min(raw_times)
+    full = n / min(full_times)
+    return {
+        "model": f"{clf.model_info.name} {clf.model_info.version}",
+        "source": source,
+        "images": n,
+        "failed": failed,
+        "intra_op_threads": threads,
+        "cpu_count": os.cpu_count(),
+        "mean_bytes_per_image": int(sum(map(len, photos)) / n),
+        "raw_ort_img_per_s": round(raw, 1),
+        "full_path_img_per_s": round(full, 1),
+        "full_over_raw": round(full / raw, 3),
+        "decode_preprocess_ms_per_image": round(decode_ms, 2),
+    }
+
+
+if __name__ == "__main__":
+    argv = sys.argv[1:]
+    result = run(int(argv[0]) if argv else 64, int(argv[1]) if len(argv) > 1 else 2)
+    print(json.dumps(result, indent=2))
