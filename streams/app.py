@@ -35,6 +35,8 @@ def broker_urls(settings: Settings) -> list[str]:
 def create_app(settings: Settings) -> faust.App:
     """The faust app for the enrich worker; no connections are made until it starts."""
     options: dict[str, Any] = {}
+    client = settings.kafka_client_options()
+    ssl_context = client.get("ssl_context")
     if settings.kafka_sasl_mechanism:
         options["broker_credentials"] = faust.SASLCredentials(
             username=settings.kafka_sasl_username or "",
@@ -43,7 +45,10 @@ def create_app(settings: Settings) -> faust.App:
                 if settings.kafka_sasl_password else ""
             ),
             mechanism=settings.kafka_sasl_mechanism,
+            ssl_context=ssl_context,
         )
+    elif ssl_context is not None:
+        options["broker_credentials"] = faust.SSLCredentials(ssl_context)
     app = faust.App(
         settings.group(ENRICH_WORKER),
         broker=broker_urls(settings),
