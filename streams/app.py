@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,7 @@ def create_app(settings: Settings) -> faust.App:
     options: dict[str, Any] = {}
     client = settings.kafka_client_options()
     ssl_context = client.get("ssl_context")
+    assert ssl_context is None or isinstance(ssl_context, ssl.SSLContext)
     if settings.kafka_sasl_mechanism:
         options["broker_credentials"] = faust.SASLCredentials(
             username=settings.kafka_sasl_username or "",
