@@ -115,6 +115,34 @@ def cmd_dlq(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    from db.repository import create_pool
+    from hanger.cli import _print_json, _table
+    from streams.ops import ModelDiff, model_diff
+
+    settings: Settings = args.settings
+
+    async def run() -> ModelDiff:
+        pool = await create_pool(settings)
+        try:
+            return await model_diff(pool, args.old, args.new)
+        finally:
+            await pool.close()
+
+    diff = asyncio.run(run())
+    if args.json:
+        _print_json({"compared": diff.compared, "changed": diff.changed,
+                     "per_class": diff.per_class, "route_changes": diff.route_changes})
+        return 0
+    rows = [(old, new, n) for old, news in sorted(diff.per_class.items())
+            for new, n in sorted(news.items(), key=lambda x: -x[1])]
+    _table(f"label changes {args.old} → {args.new}", ("old", "new", "submissions"), rows)
+    _table("route changes", ("change", "submissions"), sorted(diff.route_changes.items()))
+    share = diff.changed / diff.compared if diff.compared else 0.0
+    print(f"{diff.compared} submissions classified by both; {diff.changed} changed label ({share:.1%})")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     rp = subparsers.add_parser("replay", help="replay a topic range (backfill), idempotently")
     rp.add_argument("topic", help="source topic (registry name, e.g. hanger.submissions)")
@@ -130,6 +158,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     rp.add_argument("--dry-run", action="store_true", help="count and sample, send nothing")
     rp.add_argument("--checkpoint", help="file to resume an interrupted replay from")
     rp.set_defaults(func=cmd_replay)
+
+    df = subparsers.add_parser("diff", help="how two model versions' results differ (after a backfill)")
+    df.add_argument("old", help="old model version")
+    df.add_argument("new", help="new model version")
+    df.set_defaults(func=cmd_diff)
 
     st = subparsers.add_parser("status", help="consumer lag per group/topic/partition, DLQ counts")
     st.set_defaults(func=cmd_status)

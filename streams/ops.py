@@ -1,5 +1,5 @@
-"""Operations views: consumer lag per group/topic/partition, and the dead-letter topic
-(list, show, re-drive after a fix)."""
+"""Operations views: consumer lag per group/topic/partition, the dead-letter topic (list, show,
+re-drive after a fix), and the diff between two model versions after a backfill."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -118,3 +119,34 @@ async def redrive(settings: Settings, letters: list[StoredLetter]) -> int:
             await producer.send(topic, key, value, headers=[("hanger-redrive-of", stored.ref.encode())])
             sent += 1
     return sent
+
+
+@dataclass(frozen=True)
+class ModelDiff:
+    compared: int
+    changed: int
+    per_class: dict[str, dict[str, int]]  # old label -> new label -> count (changes only)
+    route_changes: dict[str, int]  # "needs_md->auto_approved" -> count
+
+
+async def model_diff(pool: asyncpg.Pool, old_version: str, new_version: str) -> ModelDiff:
+    """How the results of two model versions differ on the submissions both classified."""
+    rows = await pool.fetch(
+        """SELECT o.taxonomy_id AS old_label, n.taxonomy_id AS new_label,
+                  o.route AS old_route, n.route AS new_route
+           FROM classification o JOIN classification n USING (submission_id)
+           WHERE o.model_version = $1 AND n.model_version = $2""",
+        old_version, new_version,
+    )
+    per_class: dict[str, dict[str, int]] = {}
+    routes: Counter[str] = Counter()
+    changed = 0
+    for r in rows:
+        old, new = r["old_label"] or "none", r["new_label"] or "none"
+        if old != new:
+            changed += 1
+            per_class.setdefault(old, {})
+            per_class[old][new] = per_class[old].get(new, 0) + 1
+        if r["old_route"] != r["new_route"]:
+            routes[f"{r['old_route']}->{r['new_route']}"] += 1
+    return ModelDiff(len(rows), changed, per_class, dict(routes))

@@ -64,7 +64,7 @@ async def producer(settings: Settings) -> AsyncIterator[EventProducer]:
 
 @pytest.fixture
 async def db(base_settings: Settings) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(base_settings.database_url.get_secret_value(), max_size=4)
+    pool = await asyncpg.create_pool(base_settings.database_url.get_secret_value(), min_size=1, max_size=4)
     assert pool is not None
     yield pool
     await pool.close()
