@@ -1,0 +1,244 @@
+"""End to end: submissions/s through the whole stream (Kafka → faust worker → fetch → ONNX → PostgreSQL
+→ transactional publish) vs the bare inference path (read + decode + preprocess + ORT of the same
+images, one submission at a time, same thread settings, no Kafka/DB) in one run; raw ORT on
+pre-decoded tensors for reference; end-to-end latency p50/p95/p99 at 50 %, 80 % and 100 % of the
+sustained rate; and replay events/s vs a raw aiokafka consume+produce loop over the same range.
+
+Images: the labelled photos in ../shared/data/clothing when present (read in place), else drawn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from hanger import topics
+from hanger.events import (
+    DeclaredCategory,
+    ImageRef,
+    Portal,
+    ProductEnriched,
+    ProductSubmitted,
+    decode,
+    submission_id_for,
+    utcnow,
+)
+from hanger.kafka import EventProducer, create_topics
+from hanger.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared" / "data" / "clothing" / "images"
+N_IMAGES = 64
+N_THROUGHPUT = 400
+THREADS = 2
+
+
+def _images(scratch: Path) -> list[Path]:
+    if SHARED.exists():
+        return sorted(SHARED.glob("*.jpg"))[:N_IMAGES]
+    from PIL import Image
+
+    scratch.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(N_IMAGES):
+        path = scratch / f"b{i}.jpg"
+        Image.new("RGB", (800, 1000), (i * 3 % 255, 120, 200 - i)).save(path, quality=90)
+        out.append(path)
+    return out
+
+
+def _submissions(images: list[Path], n: int, tag: str) -> list[ProductSubmitted]:
+    return [
+        ProductSubmitted(
+            submission_id=submission_id_for(Portal.TMON, f"{tag}-{i}"), portal=Portal.TMON,
+            seller_id="bench", portal_product_id=f"{tag}-{i}", submitted_at=utcnow(),
+            title="bench", declared_category=DeclaredCategory(portal_code="X", taxonomy_id="T101"),
+            images=(ImageRef(uri=images[i % len(images)].as_uri(), role="main", order=0),),
+            native={},
+        )
+        for i in range(n)
+    ]
+
+
+def bare_path(images: list[Path], n: int) -> tuple[float, float]:
+    """(submissions/s one at a time through read+decode+preprocess+ORT, raw ORT img/s batched)."""
+    from inference import preprocess as pp
+    from inference.classifier import Classifier
+
+    classifier = Classifier.load(intra_op_threads=THREADS)
+    blobs = [p.read_bytes() for p in images]
+    classifier.classify_images([blobs[0]])  # warm-up
+    start = time.perf_counter()
+    for i in range(n):
+        classifier.classify_images([images[i % len(images)].read_bytes()])
+    bare = n / (time.perf_counter() - start)
+    tensors = pp.stack([classifier.prepare(b) for b in blobs])
+    classifier.run(tensors)
+    start = time.perf_counter()
+    for _ in range(3):
+        classifier.run(tensors)
+    raw = 3 * len(tensors) / (time.perf_counter() - start)
+    return bare, raw
+
+
+class _Worker:
+    def __init__(self, settings: Settings, image_root: Path, log: Path) -> None:
+        env = {**os.environ, "HANGER_TOPIC_PREFIX": settings.topic_prefix,
+               "HANGER_IMAGE_ROOT": str(image_root), "HANGER_WORKER_ID": "bench",
+               "HANGER_INFERENCE_THREADS": str(THREADS)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "hanger.cli", "worker", "enrich"], env=env,
+            stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stop(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+async def _await_results(settings: Settings, ids: set[str], sent_at: dict[str, float],
+                         timeout_s: float = 600) -> dict[str, float]:
+    """Arrival time of each submission's enriched event (read_committed)."""
+    consumer = AIOKafkaConsumer(settings.topic(topics.ENRICHED), bootstrap_servers=settings.kafka_bootstrap,
+                                group_id=None, auto_offset_reset="earliest",
+                                isolation_level="read_committed")
+    await consumer.start()
+    arrived: dict[str, float] = {}
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not ids <= arrived.keys() and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            now = time.monotonic()
+            for records in batch.values():
+                for r in records:
+                    sid = decode(ProductEnriched, r.value or b"").submission_id
+                    if sid in ids and sid not in arrived:
+                        arrived[sid] = now
+    finally:
+        await consumer.stop()
+    return arrived
+
+
+async def _send_paced(settings: Settings, events: list[ProductSubmitted], rate: float | None
+                      ) -> dict[str, float]:
+    sent_at: dict[str, float] = {}
+    async with EventProducer(settings) as producer:
+        start = time.monotonic()
+        for i, e in enumerate(events):
+            if rate:
+                delay = start + i / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            sent_at[e.submission_id] = time.monotonic()
+            await producer.send(topics.SUBMISSIONS, e.submission_id, e)
+    return sent_at
+
+
+async def _stream(settings: Settings, images: list[Path], scratch: Path) -> dict[str, Any]:
+    root = Path(os.path.commonpath([str(p.parent) for p in images]))
+    worker = _Worker(settings, root, scratch / "bench-worker.log")
+    try:
+        warm = _submissions(images, 4, f"warm{uuid.uuid4().hex[:6]}")
+        await _send_paced(settings, warm, None)
+        await _await_results(settings, {e.submission_id for e in warm}, {}, 180)
+
+        events = _submissions(images, N_THROUGHPUT, f"tp{uuid.uuid4().hex[:6]}")
+        ids = {e.submission_id for e in events}
+        results_task = asyncio.create_task(_await_results(settings, ids, {}))
+        start = time.monotonic()
+        sent = await _send_paced(settings, events, None)
+        arrived = await results_task
+        sustained = len(arrived) / (max(arrived.values()) - start)
+
+        latency: dict[str, Any] = {}
+        for share in (0.5, 0.8, 1.0):
+            n = max(50, int(sustained * 15))  # ~15 s of load per level
+            batch = _submissions(images, n, f"lat{int(share * 100)}{uuid.uuid4().hex[:6]}")
+            ids = {e.submission_id for e in batch}
+            task = asyncio.create_task(_await_results(settings, ids, {}))
+            sent = await _send_paced(settings, batch, sustained * share)
+            got = await task
+            ms = sorted((got[s] - sent[s]) * 1000 for s in got)
+            q = statistics.quantiles(ms, n=100)
+            latency[f"{int(share * 100)}%"] = {"rate": round(sustained * share, 1), "n": len(ms),
+                                               "p50_ms": round(q[49]), "p95_ms": round(q[94]),
+                                               "p99_ms": round(q[98])}
+        return {"sustained": sustained, "latency": latency}
+    finally:
+        worker.stop()
+
+
+async def _replay(settings: Settings) -> tuple[float, float, int]:
+    """Replay hanger.submissions into a named topic vs a raw consume+produce loop, same range."""
+    from streams.replay import ReplayPlan, replay
+
+    await create_topics(settings, ["bench.replay.ours", "bench.replay.raw"])
+    summary = await replay(settings, ReplayPlan(source=topics.SUBMISSIONS, target="bench.replay.ours"))
+    ours = summary.sent / summary.elapsed_s
+    consumer = AIOKafkaConsumer(settings.topic(topics.SUBMISSIONS), bootstrap_servers=settings.kafka_bootstrap,
+                                group_id=None, auto_offset_reset="earliest", enable_auto_commit=False)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True,
+                                acks="all", linger_ms=5)
+    await consumer.start()
+    await producer.start()
+    try:
+        start = time.monotonic()
+        seen = 0
+        while seen < summary.scanned:
+            batch = await consumer.getmany(timeout_ms=500, max_records=500)
+            futures = []
+            for records in batch.values():
+                for r in records:
+                    futures.append(await producer.send(settings.topic("bench.replay.raw"), r.value, key=r.key))
+                    seen += 1
+            await asyncio.gather(*futures)
+        raw = seen / (time.monotonic() - start)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    return ours, raw, summary.sent
+
+
+def run() -> dict[str, Any]:
+    scratch = REPO / ".hanger" / "bench"
+    images = _images(scratch)
+    bare, raw_ort = bare_path(images, 200)
+    settings = Settings().model_copy(update={"topic_prefix": f"bench{uuid.uuid4().hex[:8]}.",
+                                             "topic_partitions": 6})
+    asyncio.run(create_topics(settings))
+    stream = asyncio.run(_stream(settings, images, scratch))
+    replay_ours, replay_raw, replayed = asyncio.run(_replay(settings))
+    rows = [
+        {"case": "stream: submissions/s (1 worker)", "value": round(stream["sustained"], 1),
+         "unit": "sub/s", "baseline": f"{bare:.1f} sub/s bare inference path",
+         "ratio": stream["sustained"] / bare, "goal": "≥ 0.90×"},
+        {"case": "reference: raw ORT on pre-decoded tensors (batch 16)", "value": round(raw_ort, 1),
+         "unit": "img/s", "baseline": "", "ratio": None, "goal": ""},
+        {"case": "replay hanger.submissions → topic", "value": round(replay_ours),
+         "unit": "events/s", "baseline": f"{replay_raw:.0f} events/s raw consume+produce",
+         "ratio": replay_ours / replay_raw, "goal": ""},
+    ]
+    for level, figures in stream["latency"].items():
+        rows.append({"case": f"latency at {level} of sustained ({figures['rate']} sub/s, n={figures['n']})",
+                     "value": f"p50 {figures['p50_ms']} / p95 {figures['p95_ms']} / p99 {figures['p99_ms']}",
+                     "unit": "ms", "baseline": "", "ratio": None,
+                     "goal": "p99 < 1000 ms at 80 %" if level == "80%" else ""})
+    return {
+        "name": "stream end to end vs bare inference path",
+        "rows": rows,
+        "notes": [f"{N_THROUGHPUT} submissions, one photo each ({'shared clothing photos' if SHARED.exists() else 'drawn 800×1000 JPEGs'}),"
+                  f" {THREADS} ORT threads in both paths, worker max_in_flight default, 6 partitions.",
+                  f"Replay moved {replayed} events."],
+    }
