@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,7 +20,8 @@ class Settings(BaseSettings):
 
     # --- Kafka -----------------------------------------------------------------------------------
     kafka_bootstrap: str = Field(
-        default="127.0.0.1:19092", description="Kafka bootstrap servers, comma separated."
+        default="", description="Kafka bootstrap servers, comma separated (default: the local "
+        "broker of `hanger dev up`, 127.0.0.1:<kafka_port>)."
     )
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = (
         "PLAINTEXT"
@@ -40,8 +41,9 @@ class Settings(BaseSettings):
 
     # --- PostgreSQL ------------------------------------------------------------------------------
     database_url: SecretStr = Field(
-        default=SecretStr("postgresql://hanger@127.0.0.1:15432/hanger"),
-        description="asyncpg DSN. Add ?sslmode=verify-full for TLS.",
+        default=SecretStr(""),
+        description="asyncpg DSN (default: the local server of `hanger dev up`, "
+        "postgresql://hanger@127.0.0.1:<postgres_port>/hanger). Add ?sslmode=verify-full for TLS.",
     )
     database_pool_size: int = Field(default=5, ge=1, le=100)
 
@@ -92,12 +94,15 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    @field_validator("kafka_bootstrap")
-    @classmethod
-    def _bootstrap_not_empty(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("HANGER_KAFKA_BOOTSTRAP must name at least one broker")
-        return value
+    @model_validator(mode="after")
+    def _local_database_by_default(self) -> Settings:
+        if not self.kafka_bootstrap.strip():
+            object.__setattr__(self, "kafka_bootstrap", f"127.0.0.1:{self.kafka_port}")
+        if not self.database_url.get_secret_value():
+            dsn = f"postgresql://hanger@127.0.0.1:{self.postgres_port}/hanger"
+            object.__setattr__(self, "database_url", SecretStr(dsn))
+        return self
+
 
     def topic(self, base: str) -> str:
         """The real topic name for a registry name (applies the prefix)."""

@@ -22,7 +22,7 @@ def test_environment_is_read_with_the_hanger_prefix(monkeypatch: pytest.MonkeyPa
 
 
 @pytest.mark.parametrize(("name", "value"), [("HANGER_MAX_IN_FLIGHT", "0"),
-                                             ("HANGER_KAFKA_BOOTSTRAP", " "),
+                                             ("HANGER_RETRY_ATTEMPTS", "0"),
                                              ("HANGER_KAFKA_SECURITY_PROTOCOL", "TLS")])
 def test_bad_settings_fail_at_start_up(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
