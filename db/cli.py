@@ -70,6 +70,6 @@ def cmd_db(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     db = subparsers.add_parser("db", help="database schema (migrate, status)")
     db.add_argument("action", choices=("migrate", "status", "seed"))
-    db.add_argument("--mds", default="samples/seed/mds.csv", help="with seed: MD CSV")
-    db.add_argument("--sellers", default="samples/seed/sellers.csv", help="with seed: seller CSV")
+    db.add_argument("--mds", default="samples/seed/mds.csv", help="with seed: MD CSV or XLSX")
+    db.add_argument("--sellers", default="samples/seed/sellers.csv", help="with seed: seller CSV or XLSX")
     db.set_defaults(func=cmd_db)
