@@ -1,10 +1,13 @@
 """``hanger demo``: the main job end to end on sample data, on the local Kafka + PostgreSQL.
 
 Seeds MDs and sellers, publishes sample submissions from all three portals (plus one malformed
-message, to show the dead-letter path), runs the enrich worker as a real separate process (a faust
-worker in its own consumer group), waits for every answer, stops the worker and prints what
-happened. Images come from ``--images`` (a folder of photos, e.g. ``../shared/data/clothing``);
-without one, small pictures are drawn locally so the demo runs anywhere.
+message, to show the dead-letter path), runs the enrich worker (a faust worker) and the registrar as
+real separate processes, waits for every answer, lets the MDs decide what was sent to them
+(override on a category mismatch, reject without a usable image, approve otherwise), waits for the
+registrations, stops the workers and prints what happened.
+
+Images come from ``--images`` (a folder of photos, e.g. ``../shared/data/clothing``); without
+one, small pictures are drawn locally so the demo runs anywhere.
 
 Running it twice is fine: submission ids are deterministic, so the second run is answered from the
 dedupe records (same results, no new MD requests).
@@ -27,12 +30,14 @@ import asyncpg
 
 from hanger import topics
 from hanger.events import (
+    ApprovalDecided,
     DeadLetter,
     DeclaredAttributes,
     DeclaredCategory,
     ImageRef,
     Portal,
     ProductEnriched,
+    ProductRegistered,
     ProductSubmitted,
     decode,
     submission_id_for,
@@ -62,6 +67,8 @@ class DemoResult:
     enriched: list[ProductEnriched]
     dead_letters: list[DeadLetter]
     elapsed_s: float
+    decisions: dict[str, ApprovalDecided]
+    registered: dict[str, ProductRegistered]
 
 
 def pick_images(folder: Path | None, scratch: Path) -> dict[str, Path]:
@@ -182,24 +189,94 @@ def run_demo(settings: Settings, images_folder: Path | None, timeout_s: float = 
     events = build_submissions(images)
     common = os.path.commonpath([str(p.resolve().parent) for p in images.values()])
     env = {**os.environ, "HANGER_IMAGE_ROOT": common}
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "hanger.cli", "worker", "enrich"], env=env,
-        stdout=subprocess.DEVNULL, stderr=(settings.state_dir / "demo-worker.log").open("wb"),
-        start_new_session=True,
-    )
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "hanger.cli", "worker", name], env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=(settings.state_dir / f"demo-{name}.log").open("wb"),
+            start_new_session=True,
+        )
+        for name in ("enrich", "registrar")
+    ]
     try:
         asyncio.run(_publish(settings, events))
         found, letters = asyncio.run(
             _collect(settings, {e.submission_id for e in events}, timeout_s)
         )
+        ordered = [found[e.submission_id] for e in events if e.submission_id in found]
+        decisions = md_decisions(ordered)
+        asyncio.run(_decide(settings, decisions))
+        expected = {e.submission_id for e in ordered if e.route.kind.value == "auto_approved"} | {
+            d.submission_id for d in decisions if d.decision.value in ("approve", "override")}
+        registered = asyncio.run(_registered(settings, expected, timeout_s))
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-    ordered = [found[e.submission_id] for e in events if e.submission_id in found]
-    return DemoResult(ordered, letters, time.monotonic() - started)
+        for worker in workers:
+            os.killpg(worker.pid, signal.SIGTERM)
+        for worker in workers:
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+    return DemoResult(ordered, letters, time.monotonic() - started,
+                      {d.submission_id: d for d in decisions}, registered)
+
+
+def md_decisions(enriched: list[ProductEnriched]) -> list[ApprovalDecided]:
+    """What the demo's MDs decide: agree with the model on a category mismatch (override to the
+    prediction), reject what has no usable image, approve the rest."""
+    from db.md_cli import build_decision
+    from hanger.events import DecisionKind
+    from hanger.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy()
+    decisions = []
+    for e in enriched:
+        if e.route.kind.value != "needs_md" or not e.route.md_id:
+            continue
+        c = e.classification
+        if c is None:
+            kind, tid, reason = DecisionKind.REJECT, None, "상품 이미지를 확인할 수 없습니다"
+        elif "category_mismatch" in e.route.reasons:
+            kind, tid, reason = DecisionKind.OVERRIDE, c.taxonomy_id, "모델 분류가 맞음"
+        else:
+            kind, tid, reason = DecisionKind.APPROVE, None, None
+        decisions.append(build_decision(
+            md_id=e.route.md_id if e.route.md_id != "MD-QUEUE" else "MD-1001",
+            submission_id=e.submission_id, kind=kind, taxonomy_id=tid, attributes={},
+            reason=reason, taxonomy=taxonomy,
+        ))
+    return decisions
+
+
+async def _decide(settings: Settings, decisions: list[ApprovalDecided]) -> None:
+    from db.md_cli import publish_decisions
+
+    await publish_decisions(settings, decisions)
+
+
+async def _registered(
+    settings: Settings, ids: set[str], timeout_s: float
+) -> dict[str, ProductRegistered]:
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        settings.topic(topics.REGISTERED), **settings.kafka_client_options(), group_id=None,
+        auto_offset_reset="earliest", enable_auto_commit=False, isolation_level="read_committed",
+    )
+    await consumer.start()
+    found: dict[str, ProductRegistered] = {}
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline and not ids <= found.keys():
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for r in records:
+                    event = decode(ProductRegistered, r.value or b"")
+                    if event.submission_id in ids:
+                        found[event.submission_id] = event
+    finally:
+        await consumer.stop()
+    return found
 
 
 def print_result(result: DemoResult, expected: int) -> None:
@@ -217,15 +294,32 @@ def print_result(result: DemoResult, expected: int) -> None:
             f"{c.taxonomy_id} {c.label_ko} ({c.confidence:.0%})" if c else "—",
             e.route.kind.value,
             (e.route.md_id or "") + (f" [{', '.join(e.route.reasons)}]" if e.route.reasons else ""),
+            _decision_text(result.decisions.get(s.submission_id)),
+            _registered_text(result.registered.get(s.submission_id), tax),
         ))
-    _table("Clothes Hanger demo: submission → predicted vs declared → route",
-           ("portal", "product", "title", "declared", "predicted", "route", "MD [reasons]"), rows)
+    _table("Clothes Hanger demo: submission → predicted vs declared → route → registered",
+           ("portal", "product", "title", "declared", "predicted", "route", "MD [reasons]",
+            "MD decision", "registered"), rows)
     for letter in result.dead_letters:
         print(f"dead-lettered: stage={letter.stage} code={letter.code} — {letter.message[:120]}")
     auto = sum(e.route.kind.value == "auto_approved" for e in result.enriched)
     print(f"{len(result.enriched)}/{expected} submissions enriched ({auto} auto-approved, "
-          f"{len(result.enriched) - auto} sent to MDs), {len(result.dead_letters)} dead-lettered, "
-          f"in {result.elapsed_s:.1f}s")
+          f"{len(result.enriched) - auto} sent to MDs), {len(result.decisions)} MD decisions, "
+          f"{len(result.registered)} registered in PostgreSQL, {len(result.dead_letters)} "
+          f"dead-lettered, in {result.elapsed_s:.1f}s")
+
+
+def _decision_text(decision: ApprovalDecided | None) -> str:
+    if decision is None:
+        return ""
+    extra = f" → {decision.taxonomy_id}" if decision.taxonomy_id else ""
+    return f"{decision.md_id}: {decision.decision.value}{extra}"
+
+
+def _registered_text(event: ProductRegistered | None, tax: object) -> str:
+    if event is None:
+        return "—"
+    return f"#{event.product_id} {event.taxonomy_id} by {event.decided_by}"
 
 
 def cmd_demo(args: object) -> int:
@@ -236,4 +330,8 @@ def cmd_demo(args: object) -> int:
         folder = default if default.exists() else None
     result = run_demo(settings, folder)
     print_result(result, len(SAMPLES))
-    return 0 if len(result.enriched) == len(SAMPLES) and result.dead_letters else 1
+    expected_registered = sum(e.route.kind.value == "auto_approved" for e in result.enriched) + sum(
+        d.decision.value in ("approve", "override") for d in result.decisions.values())
+    complete = (len(result.enriched) == len(SAMPLES) and bool(result.dead_letters)
+                and len(result.registered) == expected_registered)
+    return 0 if complete else 1
