@@ -149,7 +149,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 # Plain-aiokafka workers (module must define `async def run_worker(settings)`).
-WORKERS = {"bridge": "adapters.bridge", "registrar": "db.registrar"}
+WORKERS = {"bridge": "adapters.bridge", "registrar": "db.registrar"}  # each has run_worker(settings)
 
 
 def _demo(args: argparse.Namespace) -> int:

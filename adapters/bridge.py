@@ -1,0 +1,125 @@
+"""The adapter bridge worker: legacy topics ⇄ canonical topics, in each portal's own format.
+
+(a) ``legacy.<portal>.submissions`` (native bytes as the legacy backend sent them; key = portal
+    product id; optional header ``seller_id``) → ``hanger.submissions`` (``ProductSubmitted``);
+    rejected items → ``hanger.dlq`` plus the portal-native rejection on ``legacy.<portal>.enriched``.
+(b) ``hanger.enriched`` / ``hanger.registered`` → the portal-native result on
+    ``legacy.<portal>.enriched`` / ``legacy.<portal>.registered``, keyed by the portal product id.
+
+At-least-once through :func:`hanger.kafka.run_consumer`: offsets are committed after the outputs
+were acknowledged; a replay re-sends identical answers and identical submission ids. Natives are
+remembered (:class:`~adapters.common.store.NativeStore`) when enriched events pass, because
+``ProductRegistered`` does not carry them; a registration whose native is unknown is dead-lettered
+(``native_unknown``) rather than answered wrongly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from aiokafka import ConsumerRecord
+
+from adapters.common.pipeline import Context, ingest
+from adapters.common.store import NativeStore
+from adapters.publish import publish_report
+from adapters.registry import adapter_for
+from hanger import topics
+from hanger.errors import InputError
+from hanger.events import Portal, ProductEnriched, ProductRegistered, decode, utcnow
+from hanger.kafka import DeadLetters, EventProducer, Original, make_consumer, run_consumer
+from hanger.settings import Settings
+
+STAGE = "adapters.bridge"
+INBOUND_GROUP = "adapters-bridge-submissions"
+OUTBOUND_GROUP = "adapters-bridge-results"
+SELLER_HEADER = "seller_id"
+
+
+class Bridge:
+    """The two handlers, free of consumer plumbing so unit tests can call them directly."""
+
+    def __init__(self, settings: Settings, producer: EventProducer, dead_letters: DeadLetters,
+                 store: NativeStore) -> None:
+        self._settings = settings
+        self._producer = producer
+        self._dead_letters = dead_letters
+        self._store = store
+
+    def _base_topic(self, topic: str) -> str:
+        prefix = self._settings.topic_prefix
+        return topic[len(prefix):] if prefix and topic.startswith(prefix) else topic
+
+    async def handle_submission(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        topic = self._base_topic(record.topic)
+        portal = Portal(topic.split(".")[1])
+        headers = dict(record.headers or ())
+        seller = headers.get(SELLER_HEADER)
+        context = Context(received_at=utcnow(),
+                          seller_id=seller.decode("utf-8", "replace") if seller else None,
+                          source=f"{topic}@{record.partition}:{record.offset}")
+        raw = record.value or b""
+        report = ingest(adapter_for(portal), raw, context.source, context)
+        await publish_report(report, self._producer, self._dead_letters, raw,
+                             max_letter_bytes=self._settings.max_message_bytes // 2,
+                             origin=Original.of(record))
+        if report.failed:
+            key = record.key or (report.outcomes[0].product_id or "").encode("utf-8") or None
+            await self._producer.send(topics.legacy(portal, "enriched"), key, report.answer)
+
+    async def handle_result(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        raw = record.value or b""
+        if self._base_topic(record.topic) == topics.REGISTERED:
+            registered = decode(ProductRegistered, raw)
+            native = self._store.get(registered.submission_id)
+            if native is None:
+                raise InputError("native_unknown",
+                                 f"no native payload known for submission "
+                                 f"{registered.submission_id}; its enriched event was not seen")
+            await self._answer(registered, registered.portal, registered.portal_product_id,
+                               native, "registered")
+            return
+        enriched = decode(ProductEnriched, raw)
+        sub = enriched.submission
+        self._store.put(sub.submission_id, sub.portal.value, sub.portal_product_id, sub.native)
+        await self._answer(enriched, sub.portal, sub.portal_product_id, sub.native, "enriched")
+
+    async def _answer(self, event: ProductEnriched | ProductRegistered, portal: Portal,
+                      product_id: str, native: dict[str, object], kind: str) -> None:
+        adapter = adapter_for(portal)
+        result = adapter.from_canonical(event, native)
+        await self._producer.send(topics.legacy(portal, kind), product_id,
+                                  adapter.encode_result(result, native))
+
+
+async def run_bridge(settings: Settings, stop: asyncio.Event | None = None, *,
+                     portals: tuple[Portal, ...] = tuple(Portal),
+                     store_path: Path | None = None) -> None:
+    """Run both directions until ``stop`` is set (or forever)."""
+    stop = stop or asyncio.Event()
+    store = NativeStore(store_path or settings.state_dir / "adapters-bridge.sqlite3")
+    producer = EventProducer(settings)
+    await producer.start()
+    dead_letters = DeadLetters(producer, STAGE)
+    bridge = Bridge(settings, producer, dead_letters, store)
+    inbound = make_consumer(settings, INBOUND_GROUP,
+                            *(topics.legacy(p, "submissions") for p in portals))
+    outbound = make_consumer(settings, OUTBOUND_GROUP, topics.ENRICHED, topics.REGISTERED)
+    try:
+        await inbound.start()
+        await outbound.start()
+        async with asyncio.TaskGroup() as group:
+            group.create_task(run_consumer(settings, inbound, bridge.handle_submission,
+                                           dead_letters, stop=stop))
+            group.create_task(run_consumer(settings, outbound, bridge.handle_result,
+                                           dead_letters, stop=stop))
+    finally:
+        await inbound.stop()
+        await outbound.stop()
+        await producer.stop()
+        store.close()
+
+
+async def run_worker(settings: Settings) -> None:
+    """Entry point for ``hanger worker bridge`` (runs until interrupted)."""
+    await run_bridge(settings)

@@ -1,0 +1,60 @@
+"""Image-URI checks (syntax only — the enrich stage fetches, with its own size and host rules).
+
+Accepted: ``https``/``http`` with a host, and absolute ``file://`` URIs (local drops and tests;
+the fetcher confines them to ``settings.image_root``). Rejected: other schemes (``javascript:``,
+``data:``, ``ftp:``), credentials in the URL, whitespace or control characters, relative paths,
+``..`` segments and overlong URIs.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from adapters.common.issues import Issue, error
+
+MAX_URI_LENGTH = 2000
+_ALLOWED = ("http", "https", "file")
+_BAD_CHARS = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
+def image_uri_problem(uri: str) -> str | None:
+    """Why ``uri`` is not an acceptable image URI, or None when it is."""
+    if not uri:
+        return "empty image URI"
+    if len(uri) > MAX_URI_LENGTH:
+        return f"image URI longer than {MAX_URI_LENGTH} characters"
+    if _BAD_CHARS.search(uri):
+        return "image URI contains whitespace or control characters"
+    try:
+        parts = urlsplit(uri)
+    except ValueError as exc:
+        return f"unparseable image URI: {exc}"
+    if parts.scheme.lower() not in _ALLOWED:
+        return f"image URI scheme {parts.scheme or '(none)'!r} not allowed (https, http, file)"
+    if parts.scheme.lower() in ("http", "https"):
+        if not parts.hostname:
+            return "image URL has no host"
+        if parts.username or parts.password:
+            return "image URL must not carry credentials"
+        try:
+            parts.port  # noqa: B018 - raises on a malformed port
+        except ValueError:
+            return "image URL has an invalid port"
+    else:
+        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+            return "file:// image URI must be absolute (file:///path/to/image.jpg)"
+        if ".." in parts.path.split("/"):
+            return "file:// image URI must not contain '..'"
+    return None
+
+
+def check_image_uri(uri: str, field: str, row: int | None = None) -> Issue | None:
+    problem = image_uri_problem(uri)
+    return None if problem is None else error("invalid_image_uri", f"{problem}: {uri[:200]!r}",
+                                              field, row)
+
+
+def split_uri_list(cell: str) -> list[str]:
+    """A cell holding several URLs (Wing 추가이미지): comma- or newline-separated."""
+    return [p.strip() for p in cell.replace("\n", ",").split(",") if p.strip()]

@@ -1,0 +1,161 @@
+"""Parsing JSON payloads from portals: encoding, strictness, batches.
+
+A payload is one object (one product) or an array of objects (a batch file). Each array element is
+its own item, so one malformed element never rejects its neighbours. Duplicate keys inside an object
+would silently lose a value, so they make that item an error; ``NaN``/``Infinity`` are not JSON and
+make the whole payload invalid.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.common.encoding import decode_text, encode_text
+from adapters.common.issues import Issue, error, warning
+from adapters.common.pipeline import Item, Outcome, Parsed
+from hanger.errors import InputError
+
+
+@dataclass
+class JsonItem:
+    index: int | None  # position in a batch array; None for a single-object payload
+    body: dict[str, Any] | None  # None when the element is not an object
+    raw: bytes  # this item's bytes (the payload itself, or the element re-serialised)
+    issues: list[Issue]
+
+
+@dataclass
+class JsonPayload:
+    items: list[JsonItem]
+    issues: list[Issue]  # payload-level (empty, not JSON, encoding)
+    encoding: str
+    is_batch: bool
+
+
+class _Object(dict[str, Any]):
+    duplicate_keys: list[str]
+
+
+def _object_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj  # the common case: no duplicate keys, a plain dict
+    marked = _Object()
+    marked.duplicate_keys = []
+    for key, value in pairs:
+        if key in marked:
+            marked.duplicate_keys.append(key)
+        marked[key] = value
+    return marked
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _plain(value: Any, found: list[str], path: str) -> Any:
+    """Plain dicts/lists again, collecting duplicate keys with their paths."""
+    if isinstance(value, _Object):
+        found.extend(f"{path}.{k}" if path else k for k in value.duplicate_keys)
+        return {k: _plain(v, found, f"{path}.{k}" if path else k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v, found, f"{path}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _has_marked(value: Any) -> bool:
+    if isinstance(value, _Object):
+        return True
+    if isinstance(value, dict):
+        return any(_has_marked(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_marked(v) for v in value)
+    return False
+
+
+def parse_json_payload(raw: bytes) -> JsonPayload:
+    try:
+        decoded = decode_text(raw)
+    except InputError as exc:
+        return JsonPayload([], [error(exc.code, exc.message)], "utf-8", False)
+    notes: list[Issue] = []
+    if decoded.is_legacy:
+        notes.append(warning("legacy_encoding",
+                             f"payload is {decoded.encoding.upper()}, not UTF-8; "
+                             "answers are sent back in the same encoding"))
+    if not decoded.text.strip():
+        return JsonPayload([], [error("empty_file", "빈 요청입니다 (내용 없음)")],
+                           decoded.encoding, False)
+    try:
+        document = json.loads(decoded.text, object_pairs_hook=_object_hook,
+                              parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        return JsonPayload([], [*notes, error("invalid_json", f"JSON 형식 오류: {exc}")],
+                           decoded.encoding, False)
+    is_batch = isinstance(document, list)
+    elements = document if is_batch else [document]
+    if not is_batch and not isinstance(document, dict):
+        return JsonPayload([], [*notes, error("invalid_json",
+                                              "top level must be an object or an array of "
+                                              "objects")], decoded.encoding, False)
+    if is_batch and not elements:
+        return JsonPayload([], [*notes, error("empty_file", "빈 배열입니다 (상품 없음)")],
+                           decoded.encoding, True)
+    any_duplicates = _has_marked(document)
+    items: list[JsonItem] = []
+    for index, element in enumerate(elements):
+        duplicates: list[str] = []
+        body = _plain(element, duplicates, "") if any_duplicates else element
+        item_raw = (json.dumps(body, ensure_ascii=False).encode("utf-8") if is_batch else raw)
+        issues = [error("duplicate_json_key",
+                        f"key {path!r} appears more than once; its earlier value would be lost",
+                        path) for path in duplicates]
+        if not isinstance(body, dict):
+            items.append(JsonItem(index if is_batch else None, None, item_raw,
+                                  [error("invalid_json", "array element is not an object")]))
+            continue
+        items.append(JsonItem(index if is_batch else None, body, item_raw, issues))
+    return JsonPayload(items, notes, decoded.encoding, is_batch)
+
+
+def dump_json(value: Any) -> str:
+    """How we write JSON answers: UTF-8 text, Korean unescaped, stable key order as given."""
+    return json.dumps(value, ensure_ascii=False, indent=2) + "\n"
+
+
+def json_items(raw: bytes, fmt: str,
+               product_id: Callable[[dict[str, Any]], str | None]) -> Parsed:
+    """A JSON payload as pipeline items, each wrapped in the native envelope
+    ``{"format", "encoding", "body"}`` (``body`` is the object exactly as sent)."""
+    payload = parse_json_payload(raw)
+    items = [
+        Item(
+            ref=f"[{j.index}]" if j.index is not None else "payload",
+            native={"format": fmt, "encoding": payload.encoding, "body": j.body}
+            if j.body is not None else {"format": fmt, "encoding": payload.encoding, "body": {}},
+            raw=j.raw,
+            issues=j.issues,
+            product_id=product_id(j.body) if j.body is not None else None,
+        )
+        for j in payload.items
+    ]
+    return Parsed(items, payload.issues, payload.encoding, payload.is_batch)
+
+
+def json_answer(
+    parsed: Parsed,
+    outcomes: list[Outcome],
+    accepted: Callable[[Outcome], dict[str, Any]],
+    rejected: Callable[[list[Issue]], dict[str, Any]],
+) -> bytes:
+    """The portal's answer: one object per item (an array for a batch), or one error object
+    for a payload that could not be read at all."""
+    if not outcomes:
+        answer: Any = rejected(parsed.issues or [error("empty_file", "상품이 없습니다")])
+    else:
+        answers = [accepted(o) if o.accepted else rejected(o.issues) for o in outcomes]
+        answer = answers if parsed.batch else answers[0]
+    return encode_text(dump_json(answer), parsed.encoding)

@@ -1,0 +1,154 @@
+"""The portal-independent ingest pipeline and the contract every portal adapter fulfils.
+
+``ingest(adapter, raw, source, ctx)`` is pure: bytes in, a report out (accepted
+``ProductSubmitted`` events, rejected items with their issues, and the portal-native answer
+bytes). The CLI and the bridge only add I/O around it, and the benchmark times exactly it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from adapters.common.categories import category_warnings
+from adapters.common.issues import Issue, error, has_errors
+from hanger.events import Portal, ProductEnriched, ProductRegistered, ProductSubmitted
+
+Native = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the transport knows that the payload may not: when, from whom, from where."""
+
+    received_at: dt.datetime
+    seller_id: str | None = None  # --seller / Kafka header; portals without it in the body need it
+    source: str = ""  # file name or topic@offset, for messages
+
+
+@dataclass
+class Item:
+    """One native unit (a product: a JSON object, or the workbook rows of one product)."""
+
+    ref: str  # for people: "[3]", "기본!5-7"
+    native: Native  # the envelope stored in ProductSubmitted.native
+    raw: bytes  # this item's bytes, for the dead-letter record
+    issues: list[Issue] = field(default_factory=list)
+    product_id: str | None = None  # the portal product id, when known before translating
+
+
+@dataclass
+class Parsed:
+    items: list[Item]
+    issues: list[Issue]  # payload/file-level; errors here reject the whole payload
+    encoding: str = "utf-8"
+    batch: bool = False  # a JSON array: answer with an array in the same order
+    container: str = "json"  # "json" or "workbook": the shape of the answer
+
+
+@dataclass
+class Outcome:
+    item: Item
+    event: ProductSubmitted | None
+    issues: list[Issue]
+
+    @property
+    def accepted(self) -> bool:
+        return self.event is not None
+
+    @property
+    def product_id(self) -> str | None:
+        return self.event.portal_product_id if self.event else self.item.product_id
+
+
+@dataclass
+class IngestReport:
+    source: str
+    outcomes: list[Outcome]
+    issues: list[Issue]  # payload-level
+    answer: bytes  # the portal-native answer (workbook, JSON)
+    answer_suffix: str  # ".result.xlsx", ".answer.json"
+
+    @property
+    def accepted(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.accepted]
+
+    @property
+    def rejected(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.accepted]
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.rejected) or has_errors(self.issues)
+
+
+class PortalAdapter(Protocol):
+    """What each ``adapters/<portal>/io.py`` provides (``ADAPTER``)."""
+
+    @property
+    def portal(self) -> Portal: ...
+
+    def parse(self, raw: bytes, source: str) -> Parsed:
+        """Bytes of a file or message → native items with parse-level issues."""
+        ...
+
+    def to_canonical(self, native: Native, ctx: Context) -> ProductSubmitted | list[Issue]: ...
+
+    def from_canonical(
+        self, event: ProductEnriched | ProductRegistered, original: Native
+    ) -> Native: ...
+
+    def answer_file(self, raw: bytes, parsed: Parsed, outcomes: list[Outcome]) -> tuple[str, bytes]:
+        """The portal-native answer to a whole file or message: (file suffix, bytes)."""
+        ...
+
+    def encode_result(self, result: Native, original: Native) -> bytes:
+        """A ``from_canonical`` result as the bytes for ``legacy.<portal>.enriched|registered``
+        (JSON, in the encoding the original came in)."""
+        ...
+
+
+def ingest(adapter: PortalAdapter, raw: bytes, source: str, ctx: Context) -> IngestReport:
+    parsed = adapter.parse(raw, source)
+    outcomes = [translate_item(adapter, item, ctx) for item in parsed.items]
+    reject_duplicate_ids(outcomes)
+    suffix, answer = adapter.answer_file(raw, parsed, outcomes)
+    return IngestReport(source, outcomes, parsed.issues, answer, suffix)
+
+
+def translate_item(adapter: PortalAdapter, item: Item, ctx: Context) -> Outcome:
+    if has_errors(item.issues):
+        return Outcome(item, None, list(item.issues))
+    result = adapter.to_canonical(item.native, ctx)
+    if isinstance(result, list):
+        return Outcome(item, None, [*item.issues, *result])
+    row = item.native["rows"][0]["row"] if item.native.get("rows") else None
+    return Outcome(item, result, [*item.issues, *category_warnings(result.declared_category, row)])
+
+
+def reject_duplicate_ids(outcomes: list[Outcome]) -> None:
+    """The first item with a portal product id wins; later ones in the same payload are rejected
+    (the portal would refuse to register one id twice, and the answer must be unambiguous)."""
+    first: dict[str, str] = {}
+    for outcome in outcomes:
+        pid = outcome.product_id
+        if not outcome.accepted or pid is None:
+            continue
+        if pid in first:
+            outcome.issues.append(error(
+                "duplicate_product_id",
+                f"상품 ID {pid}가 중복되었습니다 (먼저 나온 {first[pid]}만 접수)"))
+            outcome.event = None
+        else:
+            first[pid] = outcome.item.ref
+
+
+def content_revision(content: Any) -> int:
+    """A revision number derived from the product's content: the same bytes re-sent give the same
+    submission id (idempotent), a changed product gives a new one. 31 bits of SHA-256."""
+    text = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"),
+                      default=str)
+    return int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:8], 16) & 0x7FFF_FFFF
