@@ -138,6 +138,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
         from streams.app import create_app
 
+        (settings.state_dir / "faust").mkdir(parents=True, exist_ok=True)
         app = create_app(settings)
         worker = faust.Worker(app, loglevel=args.loglevel, quiet=True)
         worker.execute_from_commandline()

@@ -130,7 +130,17 @@ class EnrichRuntime:
             )
         except TRANSIENT_DB_ERRORS as exc:
             raise TransientError("db_unavailable", repr(exc)) from exc
-        items = [(o.topic, o.key, o.value) for outcome in outcomes for o in outcome.outputs]
+        items = []
+        asked: set[str] = set()
+        for outcome in outcomes:
+            for o in outcome.outputs:
+                if o.topic == topics.APPROVAL_REQUESTS:
+                    # The same submission twice in one batch (a quick re-send) claims its MD
+                    # request twice before either is marked published: ask the MD once.
+                    if outcome.approval_submission in asked:
+                        continue
+                    asked.add(outcome.approval_submission or "")
+                items.append((o.topic, o.key, o.value))
         offsets: dict[TopicPartition, int] = {}
         for r in records:
             assert r.topic is not None and r.partition is not None and r.offset is not None
