@@ -137,8 +137,9 @@ async def test_native_in_native_out_through_every_stage(
         # Every field the portal sent comes back (values we own may be filled or changed).
         assert _paths(body) <= _paths(product), (portal, json.dumps(answer, ensure_ascii=False)[:800])
 
-    rows = await db.fetch("SELECT portal, taxonomy_id, decided_by FROM product WHERE portal_product_id = ANY($1)",
-                          [key for key, _, _ in sent.values()])
+    rows = await db.fetch(
+        "SELECT portal, taxonomy_id, decided_by FROM product WHERE portal_product_id = ANY($1)",
+        [key for key, _, _ in sent.values()])
     assert sorted(r["portal"] for r in rows) == sorted(p.value for p in Portal)
 
 
