@@ -7,25 +7,21 @@
     ``legacy.<portal>.enriched`` / ``legacy.<portal>.registered``, keyed by the portal product id.
 
 At-least-once through :func:`hanger.kafka.run_consumer`: offsets are committed after the outputs
-were acknowledged; a replay re-sends identical answers and identical submission ids. Natives are
-remembered (:class:`~adapters.common.store.NativeStore`) when enriched events pass, because
-``ProductRegistered`` does not carry them; a registration whose native is unknown is dead-lettered
-(``native_unknown``) rather than answered wrongly.
+were acknowledged; a replay re-sends identical answers and identical submission ids. Both canonical
+events carry the submission with its native payload, so the bridge keeps no state and scales out
+as a consumer group.
 """
 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from aiokafka import ConsumerRecord
 
 from adapters.common.pipeline import Context, ingest
-from adapters.common.store import NativeStore
 from adapters.publish import publish_report
 from adapters.registry import adapter_for
 from hanger import topics
-from hanger.errors import InputError
 from hanger.events import Portal, ProductEnriched, ProductRegistered, decode, utcnow
 from hanger.kafka import DeadLetters, EventProducer, Original, make_consumer, run_consumer
 from hanger.settings import Settings
@@ -39,12 +35,10 @@ SELLER_HEADER = "seller_id"
 class Bridge:
     """The two handlers, free of consumer plumbing so unit tests can call them directly."""
 
-    def __init__(self, settings: Settings, producer: EventProducer, dead_letters: DeadLetters,
-                 store: NativeStore) -> None:
+    def __init__(self, settings: Settings, producer: EventProducer, dead_letters: DeadLetters) -> None:
         self._settings = settings
         self._producer = producer
         self._dead_letters = dead_letters
-        self._store = store
 
     def _base_topic(self, topic: str) -> str:
         prefix = self._settings.topic_prefix
@@ -71,17 +65,11 @@ class Bridge:
         raw = record.value or b""
         if self._base_topic(record.topic) == topics.REGISTERED:
             registered = decode(ProductRegistered, raw)
-            native = self._store.get(registered.submission_id)
-            if native is None:
-                raise InputError("native_unknown",
-                                 f"no native payload known for submission "
-                                 f"{registered.submission_id}; its enriched event was not seen")
             await self._answer(registered, registered.portal, registered.portal_product_id,
-                               native, "registered")
+                               registered.submission.native, "registered")
             return
         enriched = decode(ProductEnriched, raw)
         sub = enriched.submission
-        self._store.put(sub.submission_id, sub.portal.value, sub.portal_product_id, sub.native)
         await self._answer(enriched, sub.portal, sub.portal_product_id, sub.native, "enriched")
 
     async def _answer(self, event: ProductEnriched | ProductRegistered, portal: Portal,
@@ -93,15 +81,13 @@ class Bridge:
 
 
 async def run_bridge(settings: Settings, stop: asyncio.Event | None = None, *,
-                     portals: tuple[Portal, ...] = tuple(Portal),
-                     store_path: Path | None = None) -> None:
+                     portals: tuple[Portal, ...] = tuple(Portal)) -> None:
     """Run both directions until ``stop`` is set (or forever)."""
     stop = stop or asyncio.Event()
-    store = NativeStore(store_path or settings.state_dir / "adapters-bridge.sqlite3")
     producer = EventProducer(settings)
     await producer.start()
     dead_letters = DeadLetters(producer, STAGE)
-    bridge = Bridge(settings, producer, dead_letters, store)
+    bridge = Bridge(settings, producer, dead_letters)
     inbound = make_consumer(settings, INBOUND_GROUP,
                             *(topics.legacy(p, "submissions") for p in portals))
     outbound = make_consumer(settings, OUTBOUND_GROUP, topics.ENRICHED, topics.REGISTERED)
@@ -117,7 +103,6 @@ async def run_bridge(settings: Settings, stop: asyncio.Event | None = None, *,
         await inbound.stop()
         await outbound.stop()
         await producer.stop()
-        store.close()
 
 
 async def run_worker(settings: Settings) -> None:

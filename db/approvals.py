@@ -446,7 +446,7 @@ class ProductRepository:
         event = ProductRegistered(
             product_id=product_id, submission_id=s.submission_id, portal=s.portal,
             portal_product_id=s.portal_product_id, taxonomy_id=draft.taxonomy_id,
-            decided_by=draft.decided_by, registered_at=utcnow(),
+            decided_by=draft.decided_by, registered_at=utcnow(), submission=s,
         )
         await self.conn.execute(
             """INSERT INTO registration (submission_id, product_id, decision_id, event, registered_at)

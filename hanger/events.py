@@ -223,6 +223,9 @@ class ApprovalDecided(_Event):
 
 
 class ProductRegistered(_Event):
+    """A product registered in the product DB. Carries its submission (with the portal's native
+    payload) so the answer to the portal needs no other state: any bridge instance can render it."""
+
     schema_version: Literal[1] = 1
     product_id: int
     submission_id: str
@@ -231,6 +234,7 @@ class ProductRegistered(_Event):
     taxonomy_id: str
     decided_by: str  # md_id, or "auto" for auto-approved
     registered_at: dt.datetime
+    submission: ProductSubmitted
 
 
 class DeadLetter(_Event):

@@ -89,7 +89,7 @@ async def test_native_in_native_out_through_every_stage(
         stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
     )
     stop = asyncio.Event()
-    tasks = [asyncio.create_task(run_bridge(settings, stop, store_path=tmp_path / "bridge.db")),
+    tasks = [asyncio.create_task(run_bridge(settings, stop)),
              asyncio.create_task(registrar.run_worker(settings, stop))]
     try:
         for portal, (key, seller, body) in sent.items():

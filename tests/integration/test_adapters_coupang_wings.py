@@ -35,8 +35,7 @@ async def bridge_round_trip(settings: Settings, producer: EventProducer, tmp_pat
     """Send ``raw`` as the legacy backend would, run the bridge, play the enrich stage, and
     return the canonical submission and the native result the bridge published."""
     stop = asyncio.Event()
-    worker = asyncio.create_task(run_bridge(settings, stop, portals=(portal,),
-                                            store_path=tmp_path / "bridge.db"))
+    worker = asyncio.create_task(run_bridge(settings, stop, portals=(portal,)))
     try:
         await producer.send(topics.legacy(portal, "submissions"), key, raw,  # as legacy sends it
                             headers=[(SELLER_HEADER, seller.encode())] if seller else None)

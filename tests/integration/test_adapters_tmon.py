@@ -38,8 +38,7 @@ async def test_tmon_deal_round_trip(settings: Settings, producer: EventProducer,
 async def test_tmon_rejected_deal_goes_to_dlq_and_back_natively(
         settings: Settings, producer: EventProducer, tmp_path: Path) -> None:
     stop = asyncio.Event()
-    worker = asyncio.create_task(run_bridge(settings, stop, portals=(Portal.TMON,),
-                                            store_path=tmp_path / "b.db"))
+    worker = asyncio.create_task(run_bridge(settings, stop, portals=(Portal.TMON,)))
     try:
         await producer.send(topics.legacy(Portal.TMON, "submissions"), "DM-BROKEN",
                             b'{"vendorDealNo": ', headers=[(SELLER_HEADER, b"P-7731")])

@@ -122,5 +122,6 @@ async def test_fault_loses_and_duplicates_nothing(
                        for _, v in await read_topic(settings, topics.APPROVAL_REQUESTS, N, timeout_s=10))
     md_duplicated = sum(1 for n in requests.values() if n > 1)
     print(f"\nFAULT {fault}: sent {N}, enriched {len(per)}, lost {lost}, duplicated {duplicated}, "
-          f"MD requests {len(requests)} (duplicated {md_duplicated}), all stored {recovery_s:.1f}s after the fault")
+          f"MD requests {len(requests)} (duplicated {md_duplicated}), "
+          f"all stored {recovery_s:.1f}s after the fault")
     assert (lost, duplicated, md_duplicated) == (0, 0, 0)

@@ -60,7 +60,7 @@ def enriched(sub: ProductSubmitted, taxonomy_id: str = "T301", *, auto: bool = T
 
 def registered(sub: ProductSubmitted, taxonomy_id: str = "T301",
                product_id: int = 900001) -> ProductRegistered:
-    return ProductRegistered(product_id=product_id, submission_id=sub.submission_id,
+    return ProductRegistered(submission=sub, product_id=product_id, submission_id=sub.submission_id,
                              portal=sub.portal, portal_product_id=sub.portal_product_id,
                              taxonomy_id=taxonomy_id, decided_by="auto", registered_at=RECEIVED)
 
