@@ -37,7 +37,10 @@ def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) ->
         table.add_column(column)
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)  # piped or logged: do not squeeze the table into 80 columns
+    console.print(table)
 
 
 # --- dev ------------------------------------------------------------------------------------------

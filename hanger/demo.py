@@ -223,7 +223,8 @@ def run_demo(settings: Settings, images_folder: Path | None, timeout_s: float = 
 
 def md_decisions(enriched: list[ProductEnriched]) -> list[ApprovalDecided]:
     """What the demo's MDs decide: agree with the model on a category mismatch (override to the
-    prediction), reject what has no usable image, approve the rest."""
+    prediction when it is confident, else keep the seller's), reject what has no usable image,
+    approve the rest."""
     from db.md_cli import build_decision
     from hanger.events import DecisionKind
     from hanger.taxonomy import load_taxonomy
@@ -236,8 +237,12 @@ def md_decisions(enriched: list[ProductEnriched]) -> list[ApprovalDecided]:
         c = e.classification
         if c is None:
             kind, tid, reason = DecisionKind.REJECT, None, "상품 이미지를 확인할 수 없습니다"
-        elif "category_mismatch" in e.route.reasons:
+        elif "category_mismatch" in e.route.reasons and c.confidence >= 0.9:
             kind, tid, reason = DecisionKind.OVERRIDE, c.taxonomy_id, "모델 분류가 맞음"
+        elif "category_mismatch" in e.route.reasons and e.submission.declared_category.taxonomy_id:
+            # The model was unsure and disagrees: the MD looks and keeps the seller's category.
+            kind, tid, reason = (DecisionKind.OVERRIDE, e.submission.declared_category.taxonomy_id,
+                                 "판매자 분류가 맞음")
         else:
             kind, tid, reason = DecisionKind.APPROVE, None, None
         decisions.append(build_decision(
