@@ -3,8 +3,9 @@
 (a) ``legacy.<portal>.submissions`` (native bytes as the legacy backend sent them; key = portal
     product id; optional header ``seller_id``) → ``hanger.submissions`` (``ProductSubmitted``);
     rejected items → ``hanger.dlq`` plus the portal-native rejection on ``legacy.<portal>.enriched``.
-(b) ``hanger.enriched`` / ``hanger.registered`` → the portal-native result on
-    ``legacy.<portal>.enriched`` / ``legacy.<portal>.registered``, keyed by the portal product id.
+(b) ``hanger.enriched`` / ``hanger.registered`` / ``hanger.rejected`` → the portal-native result
+    on ``legacy.<portal>.enriched`` / ``legacy.<portal>.registered`` (an MD's rejection is the
+    registration answer: 반려 / 수정요청 with the reason), keyed by the portal product id.
 
 At-least-once through :func:`hanger.kafka.run_consumer`: offsets are committed after the outputs
 were acknowledged; a replay re-sends identical answers and identical submission ids. Both canonical
@@ -22,7 +23,15 @@ from adapters.common.pipeline import Context, ingest
 from adapters.publish import publish_report
 from adapters.registry import adapter_for
 from hanger import topics
-from hanger.events import Portal, ProductEnriched, ProductRegistered, decode, utcnow
+from hanger.events import (
+    Portal,
+    ProductEnriched,
+    ProductRegistered,
+    ProductRejected,
+    ResultEvent,
+    decode,
+    utcnow,
+)
 from hanger.kafka import DeadLetters, EventProducer, Original, make_consumer, run_consumer
 from hanger.settings import Settings
 
@@ -63,6 +72,11 @@ class Bridge:
 
     async def handle_result(self, record: ConsumerRecord[bytes, bytes]) -> None:
         raw = record.value or b""
+        if self._base_topic(record.topic) == topics.REJECTED:
+            rejected = decode(ProductRejected, raw)
+            sub = rejected.submission
+            await self._answer(rejected, sub.portal, sub.portal_product_id, sub.native, "registered")
+            return
         if self._base_topic(record.topic) == topics.REGISTERED:
             registered = decode(ProductRegistered, raw)
             await self._answer(registered, registered.portal, registered.portal_product_id,
@@ -72,7 +86,7 @@ class Bridge:
         sub = enriched.submission
         await self._answer(enriched, sub.portal, sub.portal_product_id, sub.native, "enriched")
 
-    async def _answer(self, event: ProductEnriched | ProductRegistered, portal: Portal,
+    async def _answer(self, event: ResultEvent, portal: Portal,
                       product_id: str, native: dict[str, object], kind: str) -> None:
         adapter = adapter_for(portal)
         result = adapter.from_canonical(event, native)
@@ -90,7 +104,8 @@ async def run_bridge(settings: Settings, stop: asyncio.Event | None = None, *,
     bridge = Bridge(settings, producer, dead_letters)
     inbound = make_consumer(settings, INBOUND_GROUP,
                             *(topics.legacy(p, "submissions") for p in portals))
-    outbound = make_consumer(settings, OUTBOUND_GROUP, topics.ENRICHED, topics.REGISTERED)
+    outbound = make_consumer(settings, OUTBOUND_GROUP, topics.ENRICHED, topics.REGISTERED,
+                             topics.REJECTED)
     try:
         await inbound.start()
         await outbound.start()

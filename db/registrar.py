@@ -46,6 +46,7 @@ from hanger.events import (
     ApprovalDecided,
     ProductEnriched,
     ProductRegistered,
+    ProductRejected,
     RouteKind,
     decode,
 )
@@ -80,7 +81,9 @@ class Registrar:
     unit_of_work: UnitOfWorkFactory
     taxonomy: Taxonomy
 
-    async def on_decision(self, decision: ApprovalDecided) -> ProductRegistered | None:
+    async def on_decision(
+        self, decision: ApprovalDecided
+    ) -> ProductRegistered | ProductRejected | None:
         """Apply an MD's decision; returns the event to publish (after commit), if any.
 
         Raises :class:`db.approvals.InvalidDecision` for decisions that can never apply.
@@ -124,7 +127,12 @@ class Registrar:
             await uow.requests.close(decision)
             if decision.decision not in REGISTERING_DECISIONS:
                 await uow.products.audit_decision(decision)
-                return None
+                submission = await uow.submissions.get(sid)
+                assert submission is not None  # check_authority saw it in this transaction
+                return ProductRejected(
+                    submission_id=sid, decision=decision.decision, reason=decision.reason or "",
+                    md_id=decision.md_id, decided_at=decision.decided_at, submission=submission,
+                )
             submission = await uow.submissions.get(sid)
             assert submission is not None  # check_authority saw it in this transaction
             draft = draft_product(submission, await uow.submissions.routed_result(sid), decision,
@@ -158,7 +166,9 @@ class Registrar:
         except _TRANSIENT_DB_ERRORS as exc:
             raise TransientError("db_unavailable", f"{type(exc).__name__}: {exc}") from exc
 
-    async def handle(self, topic: str, raw: bytes) -> ProductRegistered | None:
+    async def handle(
+        self, topic: str, raw: bytes
+    ) -> ProductRegistered | ProductRejected | None:
         """One wire message from ``topic`` (a registry name). Input errors raise
         :class:`hanger.errors.InputError`; database outages raise :class:`TransientError`."""
         try:
@@ -186,6 +196,11 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
 
             async def handle(record: ConsumerRecord[bytes, bytes]) -> None:
                 registered = await registrar.handle(by_real_name[record.topic], record.value or b"")
+                if isinstance(registered, ProductRejected):
+                    # The portal is told (bridge → legacy.<portal>.registered). Published once,
+                    # after the decision committed; a crash in between is the documented gap.
+                    await producer.send(topics.REJECTED, registered.submission_id, registered)
+                    return
                 if registered is not None:
                     await producer.send(topics.REGISTERED, registered.submission_id, registered)
                     await registrar.mark_published(registered)

@@ -237,6 +237,19 @@ class ProductRegistered(_Event):
     submission: ProductSubmitted
 
 
+class ProductRejected(_Event):
+    """An MD turned a submission down (reject) or sent it back to the seller (request_change).
+    Carries the submission so the portal can be answered in its own format."""
+
+    schema_version: Literal[1] = 1
+    submission_id: str
+    decision: DecisionKind  # REJECT or REQUEST_CHANGE
+    reason: str
+    md_id: str
+    decided_at: dt.datetime
+    submission: ProductSubmitted
+
+
 class DeadLetter(_Event):
     schema_version: Literal[1] = 1
     stage: str
@@ -256,12 +269,16 @@ class DeadLetter(_Event):
         return hashlib.sha256(raw).hexdigest()
 
 
+# What the adapters turn back into a portal's native answer.
+ResultEvent = ProductEnriched | ProductRegistered | ProductRejected
+
 EVENT_TYPES: tuple[type[BaseModel], ...] = (
     ProductSubmitted,
     ProductEnriched,
     ApprovalRequested,
     ApprovalDecided,
     ProductRegistered,
+    ProductRejected,
     DeadLetter,
 )
 

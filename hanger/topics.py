@@ -29,6 +29,7 @@ ENRICHED = "hanger.enriched"
 APPROVAL_REQUESTS = "hanger.approvals.requests"
 APPROVAL_DECISIONS = "hanger.approvals.decisions"
 REGISTERED = "hanger.registered"
+REJECTED = "hanger.rejected"
 DLQ = "hanger.dlq"
 
 
@@ -47,6 +48,7 @@ def registry() -> tuple[TopicSpec, ...]:
         TopicSpec(APPROVAL_REQUESTS, "md_id", "ApprovalRequested", "enrich worker", "MD tools"),
         TopicSpec(APPROVAL_DECISIONS, "submission_id", "ApprovalDecided", "MD tools", "registrar"),
         TopicSpec(REGISTERED, "submission_id", "ProductRegistered", "registrar", "adapter bridge"),
+        TopicSpec(REJECTED, "submission_id", "ProductRejected", "registrar", "adapter bridge"),
         TopicSpec(DLQ, "original key", "DeadLetter", "any stage", "ops (hanger dlq)",
                   retention_ms=90 * DAY_MS),
     )

@@ -11,7 +11,7 @@ from adapters.common.encoding import encode_text
 from adapters.common.issues import Issue
 from adapters.common.jsonio import dump_json, json_answer, json_items
 from adapters.common.pipeline import Context, Native, Outcome, Parsed
-from hanger.events import Portal, ProductEnriched, ProductRegistered, ProductSubmitted
+from hanger.events import Portal, ProductSubmitted, ResultEvent
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class JsonAdapter:
     format: str
     product_id: Callable[[dict[str, Any]], str | None]
     to_canonical_fn: Callable[[Native, Context], ProductSubmitted | list[Issue]]
-    from_canonical_fn: Callable[[ProductEnriched | ProductRegistered, Native], Native]
+    from_canonical_fn: Callable[[ResultEvent, Native], Native]
     accepted_answer: Callable[[ProductSubmitted, list[Issue]], dict[str, Any]]
     rejected_answer: Callable[[list[Issue]], dict[str, Any]]
 
@@ -30,7 +30,7 @@ class JsonAdapter:
     def to_canonical(self, native: Native, ctx: Context) -> ProductSubmitted | list[Issue]:
         return self.to_canonical_fn(native, ctx)
 
-    def from_canonical(self, event: ProductEnriched | ProductRegistered,
+    def from_canonical(self, event: ResultEvent,
                        original: Native) -> Native:
         return self.from_canonical_fn(event, original)
 

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from adapters.common.categories import category_warnings
 from adapters.common.issues import Issue, error, has_errors
-from hanger.events import Portal, ProductEnriched, ProductRegistered, ProductSubmitted
+from hanger.events import Portal, ProductSubmitted, ResultEvent
 
 Native = dict[str, Any]
 
@@ -98,7 +98,7 @@ class PortalAdapter(Protocol):
     def to_canonical(self, native: Native, ctx: Context) -> ProductSubmitted | list[Issue]: ...
 
     def from_canonical(
-        self, event: ProductEnriched | ProductRegistered, original: Native
+        self, event: ResultEvent, original: Native
     ) -> Native: ...
 
     def answer_file(self, raw: bytes, parsed: Parsed, outcomes: list[Outcome]) -> tuple[str, bytes]:

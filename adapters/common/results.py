@@ -13,9 +13,15 @@ from typing import Literal
 
 from adapters.common.categories import taxonomy_label
 from adapters.common.notices import ATTRIBUTE_FIELDS
-from hanger.events import ProductEnriched, ProductRegistered, RouteKind
+from hanger.events import (
+    DecisionKind,
+    ProductRegistered,
+    ProductRejected,
+    ResultEvent,
+    RouteKind,
+)
 
-Status = Literal["classified", "needs_md", "unclassified", "registered"]
+Status = Literal["classified", "needs_md", "unclassified", "registered", "rejected"]
 
 STATUS_KO: dict[str, str] = {
     "classified": "분류완료",
@@ -40,7 +46,11 @@ class ReturnInfo:
         return STATUS_KO[self.status]
 
 
-def return_info(event: ProductEnriched | ProductRegistered) -> ReturnInfo:
+def return_info(event: ResultEvent) -> ReturnInfo:
+    if isinstance(event, ProductRejected):
+        word = "반려" if event.decision is DecisionKind.REJECT else "수정요청"
+        return ReturnInfo("registered", "rejected", None,
+                          f"{word}: {event.reason} (MD {event.md_id})")
     if isinstance(event, ProductRegistered):
         return ReturnInfo("registered", "registered", event.taxonomy_id,
                           f"등록완료: {taxonomy_label(event.taxonomy_id)} "
@@ -63,10 +73,12 @@ def return_info(event: ProductEnriched | ProductRegistered) -> ReturnInfo:
                       f"MD검토중: 추천 {label}" + (f" — {reasons}" if reasons else ""), fill)
 
 
-def final_taxonomy(event: ProductEnriched | ProductRegistered) -> str | None:
+def final_taxonomy(event: ResultEvent) -> str | None:
     """The category the product ends up with as far as we know (for choosing the notice kind)."""
     if isinstance(event, ProductRegistered):
         return event.taxonomy_id
+    if isinstance(event, ProductRejected):
+        return event.submission.declared_category.taxonomy_id
     if event.classification is not None:
         return event.classification.taxonomy_id
     return event.submission.declared_category.taxonomy_id

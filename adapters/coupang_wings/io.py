@@ -36,7 +36,7 @@ from adapters.common.workbook import (
 )
 from adapters.coupang_wings import native as n
 from adapters.coupang_wings import translate as t
-from hanger.events import Portal, ProductEnriched, ProductRegistered, ProductSubmitted
+from hanger.events import Portal, ProductSubmitted, ResultEvent
 
 TABLE_SPEC = TableSpec(
     known_headers=n.KNOWN_HEADERS,
@@ -74,7 +74,7 @@ class CoupangAdapter:
     def to_canonical(self, native: Native, ctx: Context) -> ProductSubmitted | list[Issue]:
         return t.to_canonical(native, ctx)
 
-    def from_canonical(self, event: ProductEnriched | ProductRegistered,
+    def from_canonical(self, event: ResultEvent,
                        original: Native) -> Native:
         return t.from_canonical(event, original)
 

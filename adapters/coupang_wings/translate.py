@@ -44,9 +44,8 @@ from hanger.events import (
     ImageRef,
     ImageRole,
     Portal,
-    ProductEnriched,
-    ProductRegistered,
     ProductSubmitted,
+    ResultEvent,
     submission_id_for,
 )
 
@@ -62,7 +61,7 @@ def to_canonical(native: Native, ctx: Context) -> ProductSubmitted | list[Issue]
     return [error("unknown_format", f"not a Coupang native envelope: {native.get('format')!r}")]
 
 
-def from_canonical(event: ProductEnriched | ProductRegistered, original: Native) -> Native:
+def from_canonical(event: ResultEvent, original: Native) -> Native:
     if original.get("format") == n.WORKBOOK_FORMAT:
         return workbook_from_canonical(event, original)
     return api_from_canonical(event, original)
@@ -295,7 +294,7 @@ def _validation_issues(exc: ValidationError, row: int | None = None) -> list[Iss
                   ".".join(map(str, e["loc"])), row) for e in exc.errors()]
 
 
-def workbook_from_canonical(event: ProductEnriched | ProductRegistered,
+def workbook_from_canonical(event: ResultEvent,
                             original: Native) -> Native:
     info = return_info(event)
     result = copy.deepcopy(original)
@@ -421,7 +420,7 @@ def api_to_canonical(native: Native, ctx: Context) -> ProductSubmitted | list[Is
         return _validation_issues(exc)
 
 
-def api_from_canonical(event: ProductEnriched | ProductRegistered, original: Native) -> Native:
+def api_from_canonical(event: ResultEvent, original: Native) -> Native:
     info = return_info(event)
     body = copy.deepcopy(original["body"])
     if info.taxonomy_id:

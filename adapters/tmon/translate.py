@@ -31,9 +31,8 @@ from hanger.events import (
     ImageRef,
     ImageRole,
     Portal,
-    ProductEnriched,
-    ProductRegistered,
     ProductSubmitted,
+    ResultEvent,
     submission_id_for,
 )
 
@@ -118,7 +117,7 @@ def to_canonical(native: Native, ctx: Context) -> ProductSubmitted | list[Issue]
                 for e in exc.errors()]
 
 
-def from_canonical(event: ProductEnriched | ProductRegistered, original: Native) -> Native:
+def from_canonical(event: ResultEvent, original: Native) -> Native:
     info = return_info(event)
     deal: dict[str, Any] = copy.deepcopy(original["body"])
     if info.taxonomy_id:

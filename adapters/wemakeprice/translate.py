@@ -18,9 +18,8 @@ from hanger.events import (
     ImageRef,
     ImageRole,
     Portal,
-    ProductEnriched,
-    ProductRegistered,
     ProductSubmitted,
+    ResultEvent,
     submission_id_for,
 )
 
@@ -119,7 +118,7 @@ def to_canonical(native: Native, ctx: Context) -> ProductSubmitted | list[Issue]
                 for e in exc.errors()]
 
 
-def from_canonical(event: ProductEnriched | ProductRegistered, original: Native) -> Native:
+def from_canonical(event: ResultEvent, original: Native) -> Native:
     info = return_info(event)
     product: dict[str, Any] = copy.deepcopy(original["body"])
     basic = product.get("basic")

@@ -30,6 +30,7 @@ from hanger.events import (
     ExtractedValue,
     ProductEnriched,
     ProductRegistered,
+    ProductRejected,
     decode,
 )
 from hanger.kafka import EventProducer
@@ -226,6 +227,11 @@ async def test_reject_records_the_decision_and_registers_nothing(
     assert (audit["field"], audit["source"], audit["actor"]) == ("decision", "md", md)
     assert audit["product_id"] is None
     assert await registered_events(reg_settings, 0) == []
+    # The portal is still answered: the rejection, with the reason, for the bridge to render.
+    [(key, raw)] = await read_topic(reg_settings, topics.REJECTED, 1, 30)
+    rejected = decode(ProductRejected, raw)
+    assert key == sid.encode() and rejected.decision == "reject" and rejected.md_id == md
+    assert rejected.reason == "상품 이미지가 의류가 아닙니다" and rejected.submission.submission_id == sid
 
 
 async def test_first_final_decision_wins_and_request_change_is_not_final(

@@ -145,3 +145,22 @@ async def test_bridge_results_out_in_native_format(tmp_path: Path) -> None:
         topics.legacy("tmon", "registered"))
     with pytest.raises(InputError):
         await bridge.handle_result(_record(settings.topic(topics.ENRICHED), b"not json"))
+
+
+async def test_an_md_rejection_is_answered_natively_with_the_reason(tmp_path: Path) -> None:
+    from hanger.events import DecisionKind, ProductRejected, utcnow
+
+    bridge, producer, settings = _bridge(tmp_path)
+    raw = (FIXTURES / "tmon" / "deal.json").read_bytes()
+    sub = ingest(adapter_for("tmon"), raw, "d", ctx("P-7731")).accepted[0].event
+    assert sub is not None
+    rejected = ProductRejected(submission_id=sub.submission_id, decision=DecisionKind.REJECT,
+                               reason="의류가 아닌 상품", md_id="MD-7", decided_at=utcnow(),
+                               submission=sub)
+    await bridge.handle_result(_record(settings.topic(topics.REJECTED), encode(rejected)))
+    (key, answer), = producer.on(topics.legacy("tmon", "registered"))
+    deal = json.loads(answer)
+    assert key == b"DM-KN-710" and deal["status"] == "반려"
+    original = json.loads(raw)
+    assert {k: v for k, v in deal.items() if k not in {"status", "salesStatus", "productInfos"}} == \
+        {k: v for k, v in original.items() if k not in {"status", "salesStatus", "productInfos"}}
