@@ -97,3 +97,22 @@ async def test_dead_letters_can_be_listed_by_code_and_redriven(
     assert [s.letter.message for s in found] == ["broken"]
     assert await redrive(settings, found) == 1
     assert await read_topic(settings, topics.SUBMISSIONS, 1) == [(b"k1", b"payload-1")]
+
+
+async def test_replay_by_offset_range_and_partition(
+    settings: Settings, producer: EventProducer, unique: str
+) -> None:
+    events = [submission(f"{unique}-{i}") for i in range(8)]
+    for e in events:
+        await producer.send(topics.SUBMISSIONS, "one-partition", e)
+    await create_topics(settings, ["replay.target"])
+    probe = await replay(settings, ReplayPlan(source=topics.SUBMISSIONS, dry_run=True))
+    [partition] = [p for p, (a, b) in probe.ranges.items() if b > a]
+    summary = await replay(settings, ReplayPlan(source=topics.SUBMISSIONS, start=2, end=5,
+                                                partitions=[partition], target="replay.target"))
+    assert (summary.scanned, summary.sent, summary.ranges) == (3, 3, {partition: (2, 5)})
+    out = [decode(ProductSubmitted, v) for _, v in await read_topic(settings, "replay.target", 3)]
+    assert [e.portal_product_id for e in out] == [e.portal_product_id for e in events[2:5]]
+    other = [p for p in probe.ranges if p != partition]
+    empty = await replay(settings, ReplayPlan(source=topics.SUBMISSIONS, partitions=other, dry_run=True))
+    assert empty.scanned == 0
