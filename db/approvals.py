@@ -36,7 +36,7 @@ from typing import Any
 
 import asyncpg
 
-from db.repository import FALLBACK_MD
+from db.repository import FALLBACK_MD, insert_submission
 from hanger.errors import InputError
 from hanger.events import (
     ApprovalDecided,
@@ -306,16 +306,7 @@ class SubmissionRepository:
         return None if raw is None else ProductSubmitted.model_validate_json(raw)
 
     async def add_if_missing(self, submission: ProductSubmitted) -> None:
-        await self.conn.execute(
-            """INSERT INTO submission (submission_id, portal, portal_product_id, revision,
-                   seller_id, title, declared_code, declared_taxonomy, payload)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
-               ON CONFLICT (submission_id) DO NOTHING""",
-            submission.submission_id, submission.portal.value, submission.portal_product_id,
-            submission.revision, submission.seller_id, submission.title,
-            submission.declared_category.portal_code, submission.declared_category.taxonomy_id,
-            submission.model_dump_json(),
-        )
+        await insert_submission(self.conn, submission)
 
     async def routed_result(self, submission_id: str) -> ProductEnriched | None:
         """The enrichment result that routed the submission (newest non-shadow model version)."""

@@ -69,16 +69,7 @@ class PgEnrichmentStore:
     pool: asyncpg.Pool
 
     async def record_submission(self, submission: ProductSubmitted) -> None:
-        await self.pool.execute(
-            """INSERT INTO submission (submission_id, portal, portal_product_id, revision,
-                   seller_id, title, declared_code, declared_taxonomy, payload)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
-               ON CONFLICT (submission_id) DO NOTHING""",
-            submission.submission_id, submission.portal.value, submission.portal_product_id,
-            submission.revision, submission.seller_id, submission.title,
-            submission.declared_category.portal_code, submission.declared_category.taxonomy_id,
-            submission.model_dump_json(),
-        )
+        await insert_submission(self.pool, submission)
 
     async def find_result(self, submission_id: str, model_version: str) -> ProductEnriched | None:
         raw = await self.pool.fetchval(
@@ -145,6 +136,20 @@ class PgEnrichmentStore:
             if md:
                 return str(md)
         return FALLBACK_MD
+
+
+async def insert_submission(db: asyncpg.Pool | asyncpg.Connection, submission: ProductSubmitted) -> None:
+    """Record a submission as received (the first copy wins; re-sends change nothing)."""
+    await db.execute(
+            """INSERT INTO submission (submission_id, portal, portal_product_id, revision,
+                   seller_id, title, declared_code, declared_taxonomy, payload)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
+               ON CONFLICT (submission_id) DO NOTHING""",
+            submission.submission_id, submission.portal.value, submission.portal_product_id,
+            submission.revision, submission.seller_id, submission.title,
+            submission.declared_category.portal_code, submission.declared_category.taxonomy_id,
+            submission.model_dump_json(),
+        )
 
 
 def jsonb(value: Any) -> str:
