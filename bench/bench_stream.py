@@ -213,6 +213,7 @@ async def _replay(settings: Settings) -> tuple[float, float, int]:
 
 def run() -> dict[str, Any]:
     scratch = REPO / ".hanger" / "bench"
+    scratch.mkdir(parents=True, exist_ok=True)
     images = _images(scratch)
     bare, raw_ort = bare_path(images, 200)
     settings = Settings().model_copy(update={"topic_prefix": f"bench{uuid.uuid4().hex[:8]}.",

@@ -85,6 +85,18 @@ class EventProducer:
             raise
         return meta.partition, meta.offset
 
+    async def enqueue(
+        self, topic: str, key: str | bytes | None, value: BaseModel | bytes
+    ) -> asyncio.Future[Any]:
+        """Hand a message to the producer's batch and return the acknowledgement future (await it
+        before committing anything that depends on it). For pipelines that send many at once."""
+        raw_key = key.encode("utf-8") if isinstance(key, str) else key
+        raw_value = value if isinstance(value, bytes) else encode(value)
+        future: asyncio.Future[Any] = await self._producer.send(
+            self._settings.topic(topic), raw_value, key=raw_key
+        )
+        return future
+
     async def send_many(self, items: list[tuple[str, str | bytes | None, BaseModel | bytes]]) -> None:
         """Send a batch concurrently and wait for every acknowledgement."""
         raw = [

@@ -178,16 +178,22 @@ async def replay(
         interval = 1.0 / plan.rate if plan.rate else 0.0
         while active:
             batch = await consumer.getmany(*active, timeout_ms=500, max_records=500)
+            pending: list[asyncio.Future[Any]] = []
             for tp, records in batch.items():
                 for record in records:
                     if record.offset >= stops[tp]:
                         break
                     summary.scanned += 1
                     positions[tp.partition] = record.offset + 1
-                    await _replay_one(plan, record, summary, producer)
+                    sent = await _replay_one(plan, record, summary, producer)
+                    if sent is not None:
+                        pending.append(sent)
                     if interval and not plan.dry_run:
                         await asyncio.sleep(interval)
-                _save_checkpoint(plan.checkpoint, positions)
+            # Every send of the batch acknowledged before the checkpoint moves past it.
+            await asyncio.gather(*pending)
+            summary.sent += len(pending)
+            _save_checkpoint(plan.checkpoint, positions)
             active = [tp for tp in active if positions[tp.partition] < stops[tp]
                       and await consumer.position(tp) < stops[tp]]
             if progress:
@@ -204,7 +210,8 @@ async def replay(
 
 async def _replay_one(
     plan: ReplayPlan, record: Any, summary: ReplaySummary, producer: EventProducer | None
-) -> None:
+) -> asyncio.Future[Any] | None:
+    """Select and (unless dry-run) enqueue one record; returns the send's acknowledgement."""
     key = record.key.decode("utf-8", "replace") if record.key else None
     raw: bytes = record.value or b""
     into_pipeline = plan.target is None
@@ -213,19 +220,19 @@ async def _replay_one(
             submission = submission_of(record.topic, raw)
         except InputError:
             summary.skipped_invalid += 1
-            return
+            return None
         if plan.key and plan.key not in (key, submission.submission_id):
-            return
+            return None
         if not matches(submission, plan.filters):
-            return
+            return None
         if into_pipeline:
             raw = submission.model_dump_json().encode("utf-8")
             key = submission.submission_id
     elif plan.key and plan.key != key:
-        return
+        return None
     summary.selected += 1
     if len(summary.sample) < plan.sample_size:
         summary.sample.append(f"{record.partition}@{record.offset} key={key}")
-    if producer is not None:
-        await producer.send(plan.target or topics.SUBMISSIONS, key, raw)
-        summary.sent += 1
+    if producer is None:
+        return None
+    return await producer.enqueue(plan.target or topics.SUBMISSIONS, key, raw)
