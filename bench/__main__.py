@@ -106,11 +106,17 @@ def main(argv: list[str] | None = None) -> int:
             failed = True
             result = {"error": repr(exc)}
         report["benchmarks"].append({"name": name, **result})
+    stem = f"{report['date']}-{report['machine']['host']}"
+    earlier = RESULTS / f"{stem}.json"
+    if not args.no_write and args.only and earlier.exists():
+        # A partial run updates its benchmarks in the day's report and keeps the others.
+        kept = json.loads(earlier.read_text())["benchmarks"]
+        fresh = {b["name"] for b in report["benchmarks"]}
+        report["benchmarks"] = [b for b in kept if b["name"] not in fresh] + report["benchmarks"]
     text = render_markdown(report)
     print(text)
     if not args.no_write:
         RESULTS.mkdir(exist_ok=True)
-        stem = f"{report['date']}-{report['machine']['host']}"
         (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
         (RESULTS / f"{stem}.md").write_text(text)
         print(f"wrote {RESULTS / stem}.json and .md")

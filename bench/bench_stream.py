@@ -91,11 +91,19 @@ def bare_path(images: list[Path], n: int) -> tuple[float, float]:
     return bare, raw
 
 
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 class _Worker:
-    def __init__(self, settings: Settings, image_root: Path, log: Path) -> None:
+    def __init__(self, settings: Settings, image_root: Path, log: Path, worker_id: str = "bench",
+                 **extra_env: str) -> None:
+        """A worker with the deployment defaults unless ``extra_env`` overrides them."""
         env = {**os.environ, "HANGER_TOPIC_PREFIX": settings.topic_prefix,
-               "HANGER_IMAGE_ROOT": str(image_root), "HANGER_WORKER_ID": "bench",
-               "HANGER_INFERENCE_THREADS": str(THREADS)}
+               "HANGER_IMAGE_ROOT": str(image_root), "HANGER_WORKER_ID": worker_id, **extra_env}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "hanger.cli", "worker", "enrich"], env=env,
             stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
@@ -154,13 +162,26 @@ async def _stream(settings: Settings, images: list[Path], scratch: Path) -> dict
         await _send_paced(settings, warm, None)
         await _await_results(settings, {e.submission_id for e in warm}, {}, 180)
 
+        await asyncio.sleep(2)
+        rss_idle = _rss_mb(worker.proc.pid)
+        peak = [rss_idle]
+
+        async def sample() -> None:
+            while True:
+                peak[0] = max(peak[0], _rss_mb(worker.proc.pid))
+                await asyncio.sleep(0.2)
+
+        sampler = asyncio.create_task(sample())
         events = _submissions(images, N_THROUGHPUT, f"tp{uuid.uuid4().hex[:6]}")
         ids = {e.submission_id for e in events}
         results_task = asyncio.create_task(_await_results(settings, ids, {}))
         start = time.monotonic()
-        sent = await _send_paced(settings, events, None)
+        sent = await _send_paced(settings, events, None)  # all at once: a burst of ~10 s of work
         arrived = await results_task
+        sampler.cancel()
         sustained = len(arrived) / (max(arrived.values()) - start)
+        memory = {"idle_mb": round(rss_idle, 1), "burst_peak_mb": round(peak[0], 1),
+                  "after_mb": round(_rss_mb(worker.proc.pid), 1)}
 
         latency: dict[str, Any] = {}
         for share in (0.5, 0.8, 1.0):
@@ -175,9 +196,31 @@ async def _stream(settings: Settings, images: list[Path], scratch: Path) -> dict
             latency[f"{int(share * 100)}%"] = {"rate": round(sustained * share, 1), "n": len(ms),
                                                "p50_ms": round(q[49]), "p95_ms": round(q[94]),
                                                "p99_ms": round(q[98])}
-        return {"sustained": sustained, "latency": latency}
+        return {"sustained": sustained, "latency": latency, "memory": memory}
     finally:
         worker.stop()
+
+
+async def _two_workers(settings: Settings, images: list[Path], scratch: Path) -> float:
+    """Sustained sub/s with two worker processes (1 inference thread each) in one consumer group."""
+    root = Path(os.path.commonpath([str(p.parent) for p in images]))
+    workers = [_Worker(settings, root, scratch / f"bench-worker-{w}.log", f"bench-{w}",
+                       HANGER_INFERENCE_THREADS="1", HANGER_INFERENCE_WORKERS="1")
+               for w in ("a", "b")]
+    try:
+        warm = _submissions(images, 8, f"warm2{uuid.uuid4().hex[:6]}")
+        await _send_paced(settings, warm, None)
+        await _await_results(settings, {e.submission_id for e in warm}, {}, 180)
+        await asyncio.sleep(3)  # let the group settle on both members
+        events = _submissions(images, N_THROUGHPUT, f"tp2{uuid.uuid4().hex[:6]}")
+        task = asyncio.create_task(_await_results(settings, {e.submission_id for e in events}, {}))
+        start = time.monotonic()
+        await _send_paced(settings, events, None)
+        arrived = await task
+        return len(arrived) / (max(arrived.values()) - start)
+    finally:
+        for w in workers:
+            w.stop()
 
 
 async def _replay(settings: Settings) -> tuple[float, float, int]:
@@ -221,6 +264,9 @@ def run() -> dict[str, Any]:
     asyncio.run(create_topics(settings))
     stream = asyncio.run(_stream(settings, images, scratch))
     replay_ours, replay_raw, replayed = asyncio.run(_replay(settings))
+    two_settings = settings.model_copy(update={"topic_prefix": settings.topic_prefix + "w2."})
+    asyncio.run(create_topics(two_settings))
+    two = asyncio.run(_two_workers(two_settings, images, scratch))
     rows = [
         {"case": "stream: submissions/s (1 worker)", "value": round(stream["sustained"], 1),
          "unit": "sub/s", "baseline": f"{bare:.1f} sub/s bare inference path",
@@ -231,6 +277,13 @@ def run() -> dict[str, Any]:
          "unit": "events/s", "baseline": f"{replay_raw:.0f} events/s raw consume+produce",
          "ratio": replay_ours / replay_raw, "goal": ""},
     ]
+    rows.append({"case": "scaling: 2 worker processes × 1 inference thread, one consumer group", "value": round(two, 1),
+                 "unit": "sub/s", "baseline": f"{stream['sustained']:.1f} sub/s 1 worker process (defaults)",
+                 "ratio": two / stream["sustained"], "goal": ""})
+    m = stream["memory"]
+    rows.append({"case": f"worker RSS idle / peak during a burst of {N_THROUGHPUT} / after",
+                 "value": f"{m['idle_mb']} / {m['burst_peak_mb']} / {m['after_mb']}", "unit": "MB",
+                 "baseline": "", "ratio": None, "goal": "flat (bounded in-flight)"})
     for level, figures in stream["latency"].items():
         rows.append({"case": f"latency at {level} of sustained ({figures['rate']} sub/s, n={figures['n']})",
                      "value": f"p50 {figures['p50_ms']} / p95 {figures['p95_ms']} / p99 {figures['p99_ms']}",
@@ -240,6 +293,7 @@ def run() -> dict[str, Any]:
         "name": "stream end to end vs bare inference path",
         "rows": rows,
         "notes": [f"{N_THROUGHPUT} submissions, one photo each ({'shared clothing photos' if SHARED.exists() else 'drawn 800×1000 JPEGs'}),"
-                  f" {THREADS} ORT threads in both paths, worker max_in_flight default, 6 partitions.",
+                  f" bare path: one ORT session with {THREADS} threads (its best single-stream setting); worker: deployment"
+                  " defaults (2 inference threads × 1 ORT thread, max_in_flight 16), 6 partitions.",
                   f"Replay moved {replayed} events."],
     }

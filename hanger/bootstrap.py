@@ -37,7 +37,7 @@ def load_classifier(settings: Settings, model_path: Path | None = None) -> Async
     classifier = Classifier.load(
         model_path or settings.model_path, intra_op_threads=settings.inference_threads
     )
-    return AsyncClassifier(classifier)
+    return AsyncClassifier(classifier, workers=settings.inference_workers)
 
 
 async def build_enrich_runtime(settings: Settings, *, group_id: str) -> EnrichRuntime:

@@ -67,7 +67,13 @@ class Settings(BaseSettings):
         default=None, description="A candidate ONNX model run beside the live one; its results "
         "are stored (classification.shadow) for comparison, never routed or published.",
     )
-    inference_threads: int = Field(default=2, ge=1)
+    inference_threads: int = Field(
+        default=1, ge=1, description="ONNX Runtime intra-op threads per inference worker thread."
+    )
+    inference_workers: int = Field(
+        default=2, ge=1, description="Inference threads per worker process (sessions run in "
+        "parallel; ORT releases the GIL). workers × threads ≈ cores is the sweet spot.",
+    )
     auto_approve_threshold: float | None = Field(
         default=None, ge=0.0, le=1.0, description="Override the model card's ≥99 % threshold."
     )
