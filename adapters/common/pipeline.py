@@ -122,7 +122,13 @@ def ingest(adapter: PortalAdapter, raw: bytes, source: str, ctx: Context) -> Ing
 def translate_item(adapter: PortalAdapter, item: Item, ctx: Context) -> Outcome:
     if has_errors(item.issues):
         return Outcome(item, None, list(item.issues))
-    result = adapter.to_canonical(item.native, ctx)
+    try:
+        result = adapter.to_canonical(item.native, ctx)
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
+        # Validation should have caught it; a shape it did not foresee must still become an
+        # answer for this item, never a crashed worker re-reading the same message forever.
+        return Outcome(item, None, [*item.issues, error(
+            "malformed_payload", f"값의 형식이 올바르지 않습니다 ({type(exc).__name__}: {exc})"[:300])])
     if isinstance(result, list):
         return Outcome(item, None, [*item.issues, *result])
     row = item.native["rows"][0]["row"] if item.native.get("rows") else None
