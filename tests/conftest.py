@@ -70,6 +70,19 @@ async def db(base_settings: Settings) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
+@pytest.fixture
+async def fresh_database(base_settings: Settings, unique: str) -> AsyncIterator[str]:
+    """A new, empty database on the local server for this test (its DSN); dropped afterwards."""
+    admin = await asyncpg.connect(base_settings.database_url.get_secret_value())
+    name = f"test_{unique}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield base_settings.database_url.get_secret_value().rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
 ConsumeAll = Callable[..., "asyncio.Future[list[tuple[bytes | None, bytes]]]"]
 
 

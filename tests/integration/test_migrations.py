@@ -9,24 +9,17 @@ import pytest
 
 from db.migrate import Migration, available, migrate
 from hanger.errors import ConfigError
-from hanger.settings import Settings
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def fresh_db(base_settings: Settings, unique: str) -> AsyncIterator[asyncpg.Connection]:
-    admin = await asyncpg.connect(base_settings.database_url.get_secret_value())
-    name = f"test_{unique}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = base_settings.database_url.get_secret_value().rsplit("/", 1)[0] + f"/{name}"
-    conn = await asyncpg.connect(dsn)
+async def fresh_db(fresh_database: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(fresh_database)
     try:
         yield conn
     finally:
         await conn.close()
-        await admin.execute(f'DROP DATABASE "{name}"')
-        await admin.close()
 
 
 async def test_migrations_apply_once_then_are_a_no_op(fresh_db: asyncpg.Connection) -> None:

@@ -9,29 +9,21 @@ import pytest
 
 from db.migrate import migrate
 from db.repository import PgEnrichmentStore
-from hanger.settings import Settings
 from tests.unit.factories import submission
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def as_worker(base_settings: Settings, unique: str) -> AsyncIterator[asyncpg.Connection]:
-    admin = await asyncpg.connect(base_settings.database_url.get_secret_value())
-    name = f"role_{unique}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    base = base_settings.database_url.get_secret_value().rsplit("/", 1)[0]
-    owner = await asyncpg.connect(f"{base}/{name}")
+async def as_worker(fresh_database: str) -> AsyncIterator[asyncpg.Connection]:
+    owner = await asyncpg.connect(fresh_database)
     await migrate(owner)
     await owner.close()
-    worker_dsn = f"{base}/{name}".replace("//hanger@", "//hanger_worker@")
-    conn = await asyncpg.connect(worker_dsn)
+    conn = await asyncpg.connect(fresh_database.replace("//hanger@", "//hanger_worker@"))
     try:
         yield conn
     finally:
         await conn.close()
-        await admin.execute(f'DROP DATABASE "{name}"')
-        await admin.close()
 
 
 async def test_worker_role_writes_rows_but_cannot_delete_or_change_schema(
