@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
 import os
 import pwd
 import shutil
@@ -270,10 +271,29 @@ def postgres_bindir() -> Path:
     )
 
 
+def _reachable_by_others(path: Path) -> bool:
+    """Every folder from / to ``path`` lets other users through (the postgres user must reach
+    its data directory when we run as root)."""
+    return all(not folder.exists() or folder.stat().st_mode & 0o001
+               for folder in [path, *path.parents])
+
+
+def _postgres_home(state_dir: Path) -> Path:
+    """Where the local server keeps its data: inside the state folder, unless the checkout lives
+    where the postgres system user cannot go (e.g. under /root); then a per-checkout folder in
+    /var/tmp, so `dev up` works wherever the repository was cloned."""
+    home = state_dir / "postgres"
+    if os.geteuid() != 0 or _reachable_by_others(state_dir):
+        return home
+    digest = hashlib.sha256(str(state_dir).encode()).hexdigest()[:12]
+    # One folder per checkout, chowned to postgres by up(); not a shared temp file.
+    return Path("/var/tmp") / f"hanger-postgres-{digest}"  # noqa: S108
+
+
 class LocalPostgres:
     def __init__(self, settings: Settings) -> None:
         self.s = settings
-        self.home = settings.state_dir.resolve() / "postgres"
+        self.home = _postgres_home(settings.state_dir.resolve())
         self.data = self.home / "data"
         self.log_file = self.home / "postgres.log"
         self.socket_dir = self.home / "run"
