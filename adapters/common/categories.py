@@ -30,6 +30,15 @@ def portal_code_for(portal: Portal, declared_code: str | None, taxonomy_id: str)
     return taxonomy.to_portal_code(portal.value, taxonomy_id)
 
 
+def replacement_code(portal: Portal, declared: object, taxonomy_id: str | None) -> str | None:
+    """The code to write over the seller's category ``declared`` (as sent), or None to leave it:
+    only when we own a category (``taxonomy_id``) that the declared code does not already mean."""
+    if not taxonomy_id:
+        return None
+    code = portal_code_for(portal, None if declared in (None, "") else str(declared), taxonomy_id)
+    return code if code and code != str(declared) else None
+
+
 def taxonomy_label(taxonomy_id: str) -> str:
     taxonomy = load_taxonomy()
     if taxonomy_id not in taxonomy.nodes:

@@ -16,6 +16,9 @@ from adapters.common.issues import Issue, error
 MAX_URI_LENGTH = 2000
 _ALLOWED = ("http", "https", "file")
 _BAD_CHARS = re.compile(r"[\s\x00-\x1f\x7f]")
+# The usual shape, ``https://img.host.example/path?query``: ASCII host, no port, no credentials, no
+# whitespace or control characters. Such a URI passes every rule below, so it skips urlsplit.
+_PLAIN_WEB_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?:[/?#][^\s\x00-\x1f\x7f]*)?", re.IGNORECASE)
 
 
 def image_uri_problem(uri: str) -> str | None:
@@ -24,6 +27,8 @@ def image_uri_problem(uri: str) -> str | None:
         return "empty image URI"
     if len(uri) > MAX_URI_LENGTH:
         return f"image URI longer than {MAX_URI_LENGTH} characters"
+    if _PLAIN_WEB_URL.fullmatch(uri):
+        return None
     if _BAD_CHARS.search(uri):
         return "image URI contains whitespace or control characters"
     try:

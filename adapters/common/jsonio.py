@@ -8,6 +8,7 @@ make the whole payload invalid.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from hanger.errors import InputError
 class JsonItem:
     index: int | None  # position in a batch array; None for a single-object payload
     body: dict[str, Any] | None  # None when the element is not an object
-    raw: bytes  # this item's bytes (the payload itself, or the element re-serialised)
+    raw: bytes | Callable[[], bytes]  # the payload itself, or how to re-serialise the element
     issues: list[Issue]
 
 
@@ -39,17 +40,24 @@ class _Object(dict[str, Any]):
     duplicate_keys: list[str]
 
 
-def _object_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) == len(pairs):
-        return obj  # the common case: no duplicate keys, a plain dict
-    marked = _Object()
-    marked.duplicate_keys = []
-    for key, value in pairs:
-        if key in marked:
-            marked.duplicate_keys.append(key)
-        marked[key] = value
-    return marked
+def _marking_hook(marked: list[_Object]) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """An ``object_pairs_hook`` that builds plain dicts, and an :class:`_Object` listing its
+    duplicate keys (also appended to ``marked``) when an object repeats a key."""
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) == len(pairs):
+            return obj  # the common case: no duplicate keys, a plain dict
+        duplicated = _Object()
+        duplicated.duplicate_keys = []
+        for key, value in pairs:
+            if key in duplicated:
+                duplicated.duplicate_keys.append(key)
+            duplicated[key] = value
+        marked.append(duplicated)
+        return duplicated
+
+    return hook
 
 
 def _reject_constant(name: str) -> Any:
@@ -66,16 +74,6 @@ def _plain(value: Any, found: list[str], path: str) -> Any:
     return value
 
 
-def _has_marked(value: Any) -> bool:
-    if isinstance(value, _Object):
-        return True
-    if isinstance(value, dict):
-        return any(_has_marked(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_marked(v) for v in value)
-    return False
-
-
 def parse_json_payload(raw: bytes) -> JsonPayload:
     try:
         decoded = decode_text(raw)
@@ -89,8 +87,9 @@ def parse_json_payload(raw: bytes) -> JsonPayload:
     if not decoded.text.strip():
         return JsonPayload([], [error("empty_file", "빈 요청입니다 (내용 없음)")],
                            decoded.encoding, False)
+    marked: list[_Object] = []
     try:
-        document = json.loads(decoded.text, object_pairs_hook=_object_hook,
+        document = json.loads(decoded.text, object_pairs_hook=_marking_hook(marked),
                               parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
         return JsonPayload([], [*notes, error("invalid_json", f"JSON 형식 오류: {exc}")],
@@ -104,12 +103,12 @@ def parse_json_payload(raw: bytes) -> JsonPayload:
     if is_batch and not elements:
         return JsonPayload([], [*notes, error("empty_file", "빈 배열입니다 (상품 없음)")],
                            decoded.encoding, True)
-    any_duplicates = _has_marked(document)
+    any_duplicates = bool(marked)
     items: list[JsonItem] = []
     for index, element in enumerate(elements):
         duplicates: list[str] = []
         body = _plain(element, duplicates, "") if any_duplicates else element
-        item_raw = (json.dumps(body, ensure_ascii=False).encode("utf-8") if is_batch else raw)
+        item_raw = functools.partial(_element_bytes, body) if is_batch else raw
         issues = [error("duplicate_json_key",
                         f"key {path!r} appears more than once; its earlier value would be lost",
                         path) for path in duplicates]
@@ -119,6 +118,10 @@ def parse_json_payload(raw: bytes) -> JsonPayload:
             continue
         items.append(JsonItem(index if is_batch else None, body, item_raw, issues))
     return JsonPayload(items, notes, decoded.encoding, is_batch)
+
+
+def _element_bytes(element: Any) -> bytes:
+    return json.dumps(element, ensure_ascii=False).encode("utf-8")
 
 
 def dump_json(value: Any) -> str:
@@ -136,7 +139,7 @@ def json_items(raw: bytes, fmt: str,
             ref=f"[{j.index}]" if j.index is not None else "payload",
             native={"format": fmt, "encoding": payload.encoding, "body": j.body}
             if j.body is not None else {"format": fmt, "encoding": payload.encoding, "body": {}},
-            raw=j.raw,
+            source=j.raw,
             issues=j.issues,
             product_id=product_id(j.body) if j.body is not None else None,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -35,9 +36,16 @@ class Item:
 
     ref: str  # for people: "[3]", "기본!5-7"
     native: Native  # the envelope stored in ProductSubmitted.native
-    raw: bytes  # this item's bytes, for the dead-letter record
+    # This item's bytes, or how to make them: re-serialising a batch element or workbook product
+    # costs about as much as parsing it, and only a rejected item's dead letter needs them.
+    source: bytes | Callable[[], bytes]
     issues: list[Issue] = field(default_factory=list)
     product_id: str | None = None  # the portal product id, when known before translating
+
+    @property
+    def raw(self) -> bytes:
+        """This item's bytes, for its dead-letter record."""
+        return self.source if isinstance(self.source, bytes) else self.source()
 
 
 @dataclass

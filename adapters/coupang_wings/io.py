@@ -12,6 +12,7 @@ columns, so formatting, other sheets and macros stay as they were.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Iterable
 from pathlib import PurePath
@@ -22,7 +23,7 @@ from openpyxl.utils import column_index_from_string, range_boundaries
 from adapters.common.issues import Issue, error, has_errors, warning
 from adapters.common.jsonadapter import JsonAdapter
 from adapters.common.notices import norm
-from adapters.common.pipeline import Context, Item, Native, Outcome, Parsed
+from adapters.common.pipeline import Item, Native, Outcome, Parsed
 from adapters.common.results import STATUS_KO
 from adapters.common.safety import OLE2_MAGIC, ZIP_MAGIC, ZipLimits, is_formula_like
 from adapters.common.workbook import (
@@ -36,7 +37,7 @@ from adapters.common.workbook import (
 )
 from adapters.coupang_wings import native as n
 from adapters.coupang_wings import translate as t
-from hanger.events import Portal, ProductSubmitted, ResultEvent
+from hanger.events import Portal
 
 TABLE_SPEC = TableSpec(
     known_headers=n.KNOWN_HEADERS,
@@ -56,35 +57,26 @@ def is_workbook(raw: bytes, source: str) -> bool:
     return raw.startswith((ZIP_MAGIC, OLE2_MAGIC)) or suffix in (".xlsx", ".xlsm", ".xls")
 
 
-class CoupangAdapter:
-    """Wing workbooks and Open API JSON through one adapter: the bytes say which."""
+class CoupangAdapter(JsonAdapter):
+    """Wing workbooks and Open API JSON through one adapter: the bytes say which (translation
+    dispatches on the native envelope's ``format``)."""
 
-    portal = Portal.COUPANG_WINGS
+    limits: ZipLimits | None  # for the workbook container; None = the defaults
 
     def __init__(self, limits: ZipLimits | None = None) -> None:
-        self.limits = limits
-        self.api = JsonAdapter(self.portal, n.API_FORMAT, t.api_product_id, t.to_canonical,
-                               t.from_canonical, t.api_accepted, t.api_rejection)
+        super().__init__(Portal.COUPANG_WINGS, n.API_FORMAT, t.api_product_id, t.to_canonical,
+                         t.from_canonical, t.api_accepted, t.api_rejection)
+        object.__setattr__(self, "limits", limits)  # frozen like every JsonAdapter
 
     def parse(self, raw: bytes, source: str) -> Parsed:
         if is_workbook(raw, source):
             return parse_workbook(raw, source, self.limits)
-        return self.api.parse(raw, source)
-
-    def to_canonical(self, native: Native, ctx: Context) -> ProductSubmitted | list[Issue]:
-        return t.to_canonical(native, ctx)
-
-    def from_canonical(self, event: ResultEvent,
-                       original: Native) -> Native:
-        return t.from_canonical(event, original)
+        return super().parse(raw, source)
 
     def answer_file(self, raw: bytes, parsed: Parsed, outcomes: list[Outcome]) -> tuple[str, bytes]:
         if parsed.container == "workbook":
             return ".result.xlsx", answer_workbook(raw, parsed, outcomes)
-        return self.api.answer_file(raw, parsed, outcomes)
-
-    def encode_result(self, result: Native, original: Native) -> bytes:
-        return self.api.encode_result(result, original)
+        return super().answer_file(raw, parsed, outcomes)
 
 
 ADAPTER = CoupangAdapter()
@@ -129,16 +121,16 @@ def _table_items(table: Table, file_name: str) -> list[Item]:
                 first_sku_row[sku] = number
         if has_errors(issues):
             native = {**envelope, "rows": [row_native], "merged": _merged_for(table, [number])}
-            items.append(Item(f"{table.sheet}!{number}", native, _raw(native), issues,
-                              sku or None))
+            items.append(Item(f"{table.sheet}!{number}", native,
+                              functools.partial(_raw, native), issues, sku or None))
         else:
             groups.setdefault(t.group_key(layout, cells), []).append((row_native, issues))
     for members in groups.values():
         rows = [m[0] for m in members]
         numbers = [r["row"] for r in rows]
         native = {**envelope, "rows": rows, "merged": _merged_for(table, numbers)}
-        items.append(Item(f"{table.sheet}!{_ranges(numbers)}", native, _raw(native),
-                          [i for m in members for i in m[1]],
+        items.append(Item(f"{table.sheet}!{_ranges(numbers)}", native,
+                          functools.partial(_raw, native), [i for m in members for i in m[1]],
                           t.workbook_product_id(layout, rows)))
     items.sort(key=lambda i: i.native["rows"][0]["row"])
     return items

@@ -20,36 +20,29 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
-from adapters.common.categories import declare, portal_code_for
+from adapters.common.canonical import Draft, body_to_canonical, submitted
+from adapters.common.categories import replacement_code
+from adapters.common.compiled import CompiledSpec
 from adapters.common.images import check_image_uri, split_uri_list
 from adapters.common.issues import Issue, error, has_errors, warning
 from adapters.common.notices import (
     CLOTHING,
     CLOTHING_ITEMS,
     clothing_values,
-    declared_attributes,
     is_blank,
     is_clothing,
     is_clothing_taxonomy,
     norm,
 )
-from adapters.common.pipeline import Context, Native, content_revision
+from adapters.common.pipeline import Context, Native
 from adapters.common.results import ReturnInfo, final_taxonomy, return_info
 from adapters.common.safety import is_formula_like
-from adapters.common.validate import list_at, parse_krw, validate
+from adapters.common.validate import list_at, parse_krw
 from adapters.coupang_wings import native as n
-from hanger.events import (
-    ImageRef,
-    ImageRole,
-    Portal,
-    ProductSubmitted,
-    ResultEvent,
-    submission_id_for,
-)
+from hanger.events import ImageRole, Portal, ProductSubmitted, ResultEvent
 
 PORTAL = Portal.COUPANG_WINGS
+_API_PRODUCT = CompiledSpec(n.PRODUCT_SPEC)
 _CATEGORY_CELL = re.compile(r"^\s*\[\s*(\d+)\s*\]\s*(.*?)\s*$", re.DOTALL)
 
 
@@ -233,16 +226,15 @@ def workbook_to_canonical(native: Native, ctx: Context) -> ProductSubmitted | li
         issues.append(error("missing_seller_id",
                             "판매자 ID가 없습니다 (워크북에는 없으니 --seller로 지정하세요)", None,
                             first_row))
-    first = rows[0]["cells"]
-    cat_key = layout.key(n.CATEGORY)
-    code, path = parse_category_cell(first.get(cat_key) if cat_key else None)
-    declared = declare(PORTAL, code, path)
     images = _workbook_images(layout, rows)
     if not images:
         issues.append(error("missing_image", "대표(옵션)이미지가 없습니다", n.MAIN_IMAGE[0],
                             first_row))
     if has_errors(issues):
         return issues
+    first = rows[0]["cells"]
+    cat_key = layout.key(n.CATEGORY)
+    code, path = parse_category_cell(first.get(cat_key) if cat_key else None)
     notice_pairs: list[tuple[str, object]] = []
     notice_key = layout.key(n.NOTICE_CATEGORY)
     if notice_key and is_clothing(first.get(notice_key)):
@@ -255,27 +247,14 @@ def workbook_to_canonical(native: Native, ctx: Context) -> ProductSubmitted | li
             if axis:
                 options.setdefault(axis, []).append(cell_text(row["cells"].get(value_key)))
     name_key = layout.key(n.NAME)
-    product_id = workbook_product_id(layout, rows)
-    revision = content_revision([r["cells"] for r in rows])
-    try:
-        return ProductSubmitted(
-            submission_id=submission_id_for(PORTAL, product_id, revision),
-            portal=PORTAL,
-            seller_id=str(ctx.seller_id),
-            portal_product_id=product_id,
-            revision=revision,
-            submitted_at=ctx.received_at,
-            title=cell_text(first.get(name_key)) if name_key else "",
-            declared_category=declared,
-            images=tuple(images),
-            attributes=declared_attributes(notice_pairs, options),
-            native=native,
-        )
-    except ValidationError as exc:
-        return _validation_issues(exc, first_row)
+    draft = Draft(product_id=workbook_product_id(layout, rows),
+                  title=cell_text(first.get(name_key)) if name_key else "",
+                  category_code=code, category_path=path, images=images, notice=notice_pairs,
+                  options=options)
+    return submitted(PORTAL, draft, ctx, native, [r["cells"] for r in rows], first_row)
 
 
-def _workbook_images(layout: Layout, rows: list[dict[str, Any]]) -> list[ImageRef]:
+def _workbook_images(layout: Layout, rows: list[dict[str, Any]]) -> dict[str, ImageRole]:
     uris: dict[str, ImageRole] = {}
     for row in rows:
         for aliases, role, many in ((n.MAIN_IMAGE, ImageRole.MAIN, False),
@@ -286,12 +265,7 @@ def _workbook_images(layout: Layout, rows: list[dict[str, Any]]) -> list[ImageRe
             text = cell_text(row["cells"].get(key)) if key else ""
             for uri in (split_uri_list(text) if many else [text] if text else []):
                 uris.setdefault(uri, role)
-    return [ImageRef(uri=u, role=r, order=i) for i, (u, r) in enumerate(uris.items())]
-
-
-def _validation_issues(exc: ValidationError, row: int | None = None) -> list[Issue]:
-    return [error("invalid_product", f"{'.'.join(map(str, e['loc']))}: {e['msg']}",
-                  ".".join(map(str, e["loc"])), row) for e in exc.errors()]
+    return uris
 
 
 def workbook_from_canonical(event: ResultEvent,
@@ -304,8 +278,8 @@ def workbook_from_canonical(event: ResultEvent,
         cells = row["cells"]
         if cat_key and info.taxonomy_id:
             declared_code, _ = parse_category_cell(cells.get(cat_key))
-            code = portal_code_for(PORTAL, declared_code, info.taxonomy_id)
-            if code and code != declared_code:
+            code = replacement_code(PORTAL, declared_code, info.taxonomy_id)
+            if code:
                 cells[cat_key] = f"[{code}] {n.CATEGORY_PATHS.get(code, '')}".rstrip()
         if notice_key:
             _fill_workbook_notice(layout, cells, notice_key, info, final_taxonomy(event))
@@ -349,7 +323,7 @@ def api_product_id(body: dict[str, Any]) -> str:
 
 
 def check_api_product(body: dict[str, Any]) -> list[Issue]:
-    issues = validate(body, n.PRODUCT_SPEC)
+    issues = _API_PRODUCT.validate(body)
     items = list_at(body, "items")
     skus: set[str] = set()
     for index, item in enumerate(items):
@@ -379,19 +353,16 @@ def check_api_product(body: dict[str, Any]) -> list[Issue]:
 
 
 def api_to_canonical(native: Native, ctx: Context) -> ProductSubmitted | list[Issue]:
-    body: dict[str, Any] = native["body"]
-    issues = check_api_product(body)
-    if has_errors(issues):
-        return issues
-    code = body.get("displayCategoryCode")
-    declared = declare(PORTAL, str(code) if code is not None else None, None)
-    images: dict[str, tuple[ImageRole, int]] = {}
+    return body_to_canonical(PORTAL, native, ctx, check_api_product, read_api_product)
+
+
+def read_api_product(body: dict[str, Any]) -> Draft:
+    images: dict[str, ImageRole] = {}
     for item in body["items"]:
         for image in sorted(item["images"], key=lambda i: i["imageOrder"]):
             uri = image.get("vendorPath") or n.CDN_BASE + str(image["cdnPath"]).lstrip("/")
-            role = (ImageRole.MAIN if image["imageType"] in ("REPRESENTATION", "REP_OBLONG_ORIGIN")
-                    else ImageRole.DETAIL)
-            images.setdefault(uri, (role, len(images)))
+            images.setdefault(uri, ImageRole.MAIN if image["imageType"] in (
+                "REPRESENTATION", "REP_OBLONG_ORIGIN") else ImageRole.DETAIL)
     notice_pairs = [(x["noticeCategoryDetailName"], x.get("content"))
                     for x in body["items"][0].get("notices") or []
                     if is_clothing(x.get("noticeCategoryName"))]
@@ -400,35 +371,17 @@ def api_to_canonical(native: Native, ctx: Context) -> ProductSubmitted | list[Is
         for attribute in item["attributes"]:
             options.setdefault(attribute["attributeTypeName"], []).append(
                 attribute["attributeValueName"])
-    product_id = api_product_id(body)
-    revision = content_revision(body)
-    try:
-        return ProductSubmitted(
-            submission_id=submission_id_for(PORTAL, product_id, revision),
-            portal=PORTAL,
-            seller_id=str(body["vendorId"]),
-            portal_product_id=product_id,
-            revision=revision,
-            submitted_at=ctx.received_at,
-            title=body["sellerProductName"],
-            declared_category=declared,
-            images=tuple(ImageRef(uri=u, role=r, order=o) for u, (r, o) in images.items()),
-            attributes=declared_attributes(notice_pairs, options),
-            native=native,
-        )
-    except ValidationError as exc:
-        return _validation_issues(exc)
+    return Draft(product_id=api_product_id(body), title=body["sellerProductName"],
+                 category_code=body.get("displayCategoryCode"), images=images,
+                 notice=notice_pairs, options=options, seller_id=str(body["vendorId"]))
 
 
 def api_from_canonical(event: ResultEvent, original: Native) -> Native:
     info = return_info(event)
     body = copy.deepcopy(original["body"])
-    if info.taxonomy_id:
-        declared = body.get("displayCategoryCode")
-        code = portal_code_for(PORTAL, str(declared) if declared is not None else None,
-                               info.taxonomy_id)
-        if code and code != str(declared):
-            body["displayCategoryCode"] = int(code)
+    code = replacement_code(PORTAL, body.get("displayCategoryCode"), info.taxonomy_id)
+    if code:
+        body["displayCategoryCode"] = int(code)
     taxonomy_id = final_taxonomy(event)
     for item in body.get("items", []):
         _fill_api_notices(item, info, taxonomy_id)

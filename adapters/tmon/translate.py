@@ -10,33 +10,26 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from pydantic import ValidationError
-
-from adapters.common.categories import declare, portal_code_for
-from adapters.common.issues import Issue, error, has_errors
+from adapters.common.canonical import Draft, body_to_canonical
+from adapters.common.categories import replacement_code
+from adapters.common.compiled import CompiledSpec
+from adapters.common.issues import Issue, error
 from adapters.common.notices import (
     CLOTHING,
     CLOTHING_ITEMS,
     clothing_values,
-    declared_attributes,
     is_clothing,
     is_clothing_taxonomy,
     norm,
 )
-from adapters.common.pipeline import Context, Native, content_revision
+from adapters.common.pipeline import Context, Native
 from adapters.common.results import ReturnInfo, final_taxonomy, return_info
-from adapters.common.validate import list_at, validate
+from adapters.common.validate import list_at
 from adapters.tmon import native as n
-from hanger.events import (
-    ImageRef,
-    ImageRole,
-    Portal,
-    ProductSubmitted,
-    ResultEvent,
-    submission_id_for,
-)
+from hanger.events import ImageRole, Portal, ProductSubmitted, ResultEvent
 
 PORTAL = Portal.TMON
+_DEAL = CompiledSpec(n.DEAL_SPEC)
 
 
 def deal_id(body: dict[str, Any]) -> str | None:
@@ -44,8 +37,13 @@ def deal_id(body: dict[str, Any]) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
+def to_canonical(native: Native, ctx: Context) -> ProductSubmitted | list[Issue]:
+    return body_to_canonical(PORTAL, native, ctx, check_deal, read_deal,
+                             seller_by_transport="판매자(파트너)")
+
+
 def check_deal(body: dict[str, Any]) -> list[Issue]:
-    issues = validate(body, n.DEAL_SPEC)
+    issues = _DEAL.validate(body)
     axes = list_at(body, "sections")
     seen: set[str] = set()
     options = list_at(body, "dealOptions")
@@ -79,21 +77,10 @@ def check_deal(body: dict[str, Any]) -> list[Issue]:
     return issues
 
 
-def to_canonical(native: Native, ctx: Context) -> ProductSubmitted | list[Issue]:
-    body: dict[str, Any] = native["body"]
-    issues = check_deal(body)
-    if not ctx.seller_id:
-        issues.append(error("missing_seller_id", "판매자(파트너) ID가 없습니다: --seller 또는 "
-                                                 "Kafka 헤더 seller_id로 지정하세요"))
-    if has_errors(issues):
-        return issues
-    code = body.get("categoryNo")
-    declared = declare(PORTAL, str(code) if code is not None else None, None)
-    images = [ImageRef(uri=u, role=ImageRole.MAIN, order=i)
-              for i, u in enumerate(body["mainImages"])]
-    if body.get("homeRecommendedImage") and body["homeRecommendedImage"] not in body["mainImages"]:
-        images.append(ImageRef(uri=body["homeRecommendedImage"], role=ImageRole.DETAIL,
-                               order=len(images)))
+def read_deal(body: dict[str, Any]) -> Draft:
+    images = dict.fromkeys(body["mainImages"], ImageRole.MAIN)
+    if body.get("homeRecommendedImage"):
+        images.setdefault(body["homeRecommendedImage"], ImageRole.DETAIL)
     notice = [(x.get("section", ""), x.get("description"))
               for group in body.get("productInfos") or [] if is_clothing(group.get("productType"))
               for x in group.get("productInfos") or []]
@@ -101,31 +88,17 @@ def to_canonical(native: Native, ctx: Context) -> ProductSubmitted | list[Issue]
     for position, axis in enumerate(body.get("sections") or []):
         options[axis] = [o["sections"][position] for o in body["dealOptions"]
                          if len(o.get("sections") or []) > position]
-    product_id = str(body["vendorDealNo"])
-    revision = content_revision(body)
-    stored = {**native, "seller_id": ctx.seller_id}
-    try:
-        return ProductSubmitted(
-            submission_id=submission_id_for(PORTAL, product_id, revision),
-            portal=PORTAL, seller_id=str(ctx.seller_id), portal_product_id=product_id,
-            revision=revision, submitted_at=ctx.received_at, title=body["title"],
-            declared_category=declared, images=tuple(images),
-            attributes=declared_attributes(notice, options), native=stored,
-        )
-    except ValidationError as exc:
-        return [error("invalid_product", f"{'.'.join(map(str, e['loc']))}: {e['msg']}")
-                for e in exc.errors()]
+    return Draft(product_id=str(body["vendorDealNo"]), title=body["title"],
+                 category_code=body.get("categoryNo"), images=images, notice=notice,
+                 options=options)
 
 
 def from_canonical(event: ResultEvent, original: Native) -> Native:
     info = return_info(event)
     deal: dict[str, Any] = copy.deepcopy(original["body"])
-    if info.taxonomy_id:
-        declared = deal.get("categoryNo")
-        code = portal_code_for(PORTAL, str(declared) if declared is not None else None,
-                               info.taxonomy_id)
-        if code and code != str(declared):
-            deal["categoryNo"] = int(code)
+    code = replacement_code(PORTAL, deal.get("categoryNo"), info.taxonomy_id)
+    if code:
+        deal["categoryNo"] = int(code)
     _fill_product_infos(deal, info, final_taxonomy(event))
     deal["status"] = info.status_ko
     deal["salesStatus"] = n.READ_BACK_SALES_STATUS

@@ -5,25 +5,19 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from pydantic import ValidationError
-
-from adapters.common.categories import declare, portal_code_for
-from adapters.common.issues import Issue, error, has_errors, warning
-from adapters.common.notices import clothing_values, declared_attributes, is_clothing_taxonomy
-from adapters.common.pipeline import Context, Native, content_revision
+from adapters.common.canonical import Draft, body_to_canonical
+from adapters.common.categories import replacement_code
+from adapters.common.compiled import CompiledSpec
+from adapters.common.issues import Issue, error, warning
+from adapters.common.notices import clothing_values, is_clothing_taxonomy
+from adapters.common.pipeline import Context, Native
 from adapters.common.results import ReturnInfo, final_taxonomy, return_info
-from adapters.common.validate import list_at, validate
+from adapters.common.validate import list_at
 from adapters.wemakeprice import native as n
-from hanger.events import (
-    ImageRef,
-    ImageRole,
-    Portal,
-    ProductSubmitted,
-    ResultEvent,
-    submission_id_for,
-)
+from hanger.events import ImageRole, Portal, ProductSubmitted, ResultEvent
 
 PORTAL = Portal.WEMAKEPRICE
+_PRODUCT = CompiledSpec(n.PRODUCT_SPEC)
 _NOTICE_NO_BY_NAME = {name: no for no, name in n.CLOTHING_NOTICE_NOS.items()}
 
 
@@ -39,8 +33,13 @@ def product_id(body: dict[str, Any]) -> str | None:
     return str(code) if code else None
 
 
+def to_canonical(native: Native, ctx: Context) -> ProductSubmitted | list[Issue]:
+    return body_to_canonical(PORTAL, native, ctx, check_product, read_product,
+                             seller_by_transport="판매자")
+
+
 def check_product(body: dict[str, Any]) -> list[Issue]:
-    issues = validate(body, n.PRODUCT_SPEC)
+    issues = _PRODUCT.validate(body)
     if product_id(body) is None:
         issues.append(error("missing_product_id", "신규 등록에는 etc.sellerProdCode가 필요합니다",
                             "etc.sellerProdCode"))
@@ -75,21 +74,12 @@ def check_product(body: dict[str, Any]) -> list[Issue]:
     return issues
 
 
-def to_canonical(native: Native, ctx: Context) -> ProductSubmitted | list[Issue]:
-    body: dict[str, Any] = native["body"]
-    issues = check_product(body)
-    if not ctx.seller_id:
-        issues.append(error("missing_seller_id", "판매자 ID가 없습니다: --seller 또는 Kafka 헤더 "
-                                                 "seller_id로 지정하세요"))
-    if has_errors(issues):
-        return issues
+def read_product(body: dict[str, Any]) -> Draft:
     basic, detail, option = body["basic"], body["detail"], body["option"]
-    code = basic.get("dcateCode")
-    declared = declare(PORTAL, str(code) if code not in (None, "") else None, None)
-    uris: dict[str, ImageRole] = {detail["basicImgUrl"]: ImageRole.MAIN}
+    images: dict[str, ImageRole] = {detail["basicImgUrl"]: ImageRole.MAIN}
     for uri in [*(detail.get("addImgUrlList") or []), detail["listImgUrl"],
                 *(detail.get("descImgUrlList") or [])]:
-        uris.setdefault(uri, ImageRole.DETAIL)
+        images.setdefault(uri, ImageRole.DETAIL)
     notice = [(n.CLOTHING_NOTICE_NOS[x["noticeNo"]], x.get("description"))
               for group in body.get("noticeList") or []
               if group.get("groupNoticeNo") == n.CLOTHING_GROUP_NOTICE_NO
@@ -101,32 +91,19 @@ def to_canonical(native: Native, ctx: Context) -> ProductSubmitted | list[Issue]
             if title:
                 options[title] = [str(v.get(f"optionValue{i}") or "")
                                   for v in option.get("selectOptionValueList") or []]
-    pid = str(product_id(body))
-    revision = content_revision(body)
-    try:
-        return ProductSubmitted(
-            submission_id=submission_id_for(PORTAL, pid, revision),
-            portal=PORTAL, seller_id=str(ctx.seller_id), portal_product_id=pid,
-            revision=revision, submitted_at=ctx.received_at, title=basic["productName"],
-            declared_category=declared,
-            images=tuple(ImageRef(uri=u, role=r, order=i) for i, (u, r) in enumerate(uris.items())),
-            attributes=declared_attributes(notice, options),
-            native={**native, "seller_id": ctx.seller_id},
-        )
-    except ValidationError as exc:
-        return [error("invalid_product", f"{'.'.join(map(str, e['loc']))}: {e['msg']}")
-                for e in exc.errors()]
+    return Draft(product_id=str(product_id(body)), title=basic["productName"],
+                 category_code=basic.get("dcateCode"), images=images, notice=notice,
+                 options=options)
 
 
 def from_canonical(event: ResultEvent, original: Native) -> Native:
     info = return_info(event)
     product: dict[str, Any] = copy.deepcopy(original["body"])
     basic = product.get("basic")
-    if info.taxonomy_id and isinstance(basic, dict):
+    if isinstance(basic, dict):
         declared = basic.get("dcateCode")
-        code = portal_code_for(PORTAL, str(declared) if declared not in (None, "") else None,
-                               info.taxonomy_id)
-        if code and code != str(declared):
+        code = replacement_code(PORTAL, declared, info.taxonomy_id)
+        if code:
             basic["dcateCode"] = int(code) if isinstance(declared, int) else code
     _fill_notices(product, info, final_taxonomy(event))
     number = info.product_id if info.product_id is not None else product.get("productNo")
