@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from db.repository import FALLBACK_MD
+from db.repository import FALLBACK_MD, MdQuery
 from hanger.events import ApprovalRequested, ProductEnriched, ProductSubmitted
 
 
@@ -15,28 +16,57 @@ class FakeEnrichmentStore:
     approvals: dict[str, str] = field(default_factory=dict)  # submission_id -> status
     seller_md: dict[tuple[str, str], str] = field(default_factory=dict)
     category_md: dict[str, str] = field(default_factory=dict)
+    round_trips: int = 0  # what a real database would have been asked, for batching tests
 
-    async def record_submission(self, submission: ProductSubmitted) -> None:
-        self.submissions.setdefault(submission.submission_id, submission)
+    async def record_submissions(self, submissions: Sequence[ProductSubmitted]) -> None:
+        self.round_trips += 1
+        for submission in submissions:
+            self.submissions.setdefault(submission.submission_id, submission)
 
-    async def find_result(self, submission_id: str, model_version: str) -> ProductEnriched | None:
-        return self.results.get((submission_id, model_version))
+    async def find_results(
+        self, submission_ids: Sequence[str], model_version: str
+    ) -> dict[str, ProductEnriched]:
+        self.round_trips += 1
+        return {
+            sid: self.results[(sid, model_version)]
+            for sid in submission_ids if (sid, model_version) in self.results
+        }
 
-    async def save_result(self, enriched: ProductEnriched, *, shadow: bool = False) -> ProductEnriched:
-        version = enriched.classification.model.version if enriched.classification else "none"
-        return self.results.setdefault((enriched.submission_id, version), enriched)
+    async def save_results(
+        self, results: Sequence[ProductEnriched], *, shadow: bool = False
+    ) -> dict[str, ProductEnriched]:
+        self.round_trips += 1
+        stored = {}
+        for enriched in results:
+            version = enriched.classification.model.version if enriched.classification else "none"
+            stored[enriched.submission_id] = self.results.setdefault(
+                (enriched.submission_id, version), enriched)
+        return stored
 
-    async def claim_approval_request(self, request: ApprovalRequested) -> bool:
-        return self.approvals.setdefault(request.submission_id, "unpublished") == "unpublished"
+    async def claim_approval_requests(self, requests: Sequence[ApprovalRequested]) -> set[str]:
+        self.round_trips += 1
+        return {
+            r.submission_id for r in requests
+            if self.approvals.setdefault(r.submission_id, "unpublished") == "unpublished"
+        }
+
+    async def mark_approvals_published(self, submission_ids: Sequence[str]) -> None:
+        self.round_trips += 1
+        for sid in submission_ids:
+            if self.approvals.get(sid) == "unpublished":
+                self.approvals[sid] = "pending"
 
     async def mark_approval_published(self, submission_id: str) -> None:
-        if self.approvals.get(submission_id) == "unpublished":
-            self.approvals[submission_id] = "pending"
+        await self.mark_approvals_published([submission_id])
 
-    async def responsible_md(self, portal: str, seller_id: str, taxonomy_ids: list[str]) -> str:
-        if (portal, seller_id) in self.seller_md:
-            return self.seller_md[(portal, seller_id)]
-        for tid in taxonomy_ids:
+    async def responsible_mds(self, queries: Sequence[MdQuery]) -> list[str]:
+        self.round_trips += 1
+        return [self._md(q) for q in queries]
+
+    def _md(self, q: MdQuery) -> str:
+        if (q.portal, q.seller_id) in self.seller_md:
+            return self.seller_md[(q.portal, q.seller_id)]
+        for tid in q.taxonomy_ids:
             if tid in self.category_md:
                 return self.category_md[tid]
         return FALLBACK_MD

@@ -8,6 +8,7 @@ it back instead of computing a different answer.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -45,112 +46,189 @@ async def create_pool(settings: Settings) -> asyncpg.Pool:
     return pool
 
 
+@dataclass(frozen=True)
+class MdQuery:
+    """Who reviews a submission: the seller's 담당MD, else an MD owning one of ``taxonomy_ids``
+    (most specific first), else the shared queue."""
+
+    portal: str
+    seller_id: str
+    taxonomy_ids: tuple[str, ...]
+
+
 class EnrichmentStore(Protocol):
-    """What the enrichment stage needs from storage (a fake in unit tests, asyncpg for real)."""
+    """What the enrichment stage needs from storage (a fake in unit tests, asyncpg for real).
 
-    async def record_submission(self, submission: ProductSubmitted) -> None: ...
+    Every method takes a whole batch, so a batch of submissions costs a handful of round trips
+    instead of several per submission.
+    """
 
-    async def find_result(self, submission_id: str, model_version: str) -> ProductEnriched | None: ...
-
-    async def save_result(self, enriched: ProductEnriched, *, shadow: bool = False) -> ProductEnriched:
-        """Store the result unless one exists; return the stored one (first writer wins)."""
+    async def record_submissions(self, submissions: Sequence[ProductSubmitted]) -> None:
+        """Record submissions as received (the first copy of each wins)."""
         ...
 
-    async def claim_approval_request(self, request: ApprovalRequested) -> bool:
-        """True when this request still has to be published (not yet published for the submission)."""
+    async def find_results(
+        self, submission_ids: Sequence[str], model_version: str
+    ) -> dict[str, ProductEnriched]: ...
+
+    async def save_results(
+        self, results: Sequence[ProductEnriched], *, shadow: bool = False
+    ) -> dict[str, ProductEnriched]:
+        """Store each result unless one exists for its submission and model version; return the
+        stored ones by submission id (first writer wins)."""
         ...
 
-    async def mark_approval_published(self, submission_id: str) -> None: ...
+    async def claim_approval_requests(self, requests: Sequence[ApprovalRequested]) -> set[str]:
+        """The submission ids whose request still has to be published (not yet published)."""
+        ...
 
-    async def responsible_md(self, portal: str, seller_id: str, taxonomy_ids: list[str]) -> str: ...
+    async def mark_approvals_published(self, submission_ids: Sequence[str]) -> None: ...
+
+    async def responsible_mds(self, queries: Sequence[MdQuery]) -> list[str]: ...
+
+
+def _model_version(enriched: ProductEnriched) -> str:
+    c = enriched.classification
+    return c.model.version if c else "none"
 
 
 @dataclass
 class PgEnrichmentStore:
     pool: asyncpg.Pool
 
-    async def record_submission(self, submission: ProductSubmitted) -> None:
-        await insert_submission(self.pool, submission)
+    async def record_submissions(self, submissions: Sequence[ProductSubmitted]) -> None:
+        if submissions:
+            await insert_submissions(self.pool, submissions)
 
-    async def find_result(self, submission_id: str, model_version: str) -> ProductEnriched | None:
-        raw = await self.pool.fetchval(
-            "SELECT result FROM classification WHERE submission_id = $1 AND model_version = $2",
-            submission_id, model_version,
+    async def find_results(
+        self, submission_ids: Sequence[str], model_version: str
+    ) -> dict[str, ProductEnriched]:
+        if not submission_ids:
+            return {}
+        rows = await self.pool.fetch(
+            """SELECT submission_id, result FROM classification
+               WHERE model_version = $2 AND submission_id = ANY($1::text[])""",
+            list(submission_ids), model_version,
         )
-        return None if raw is None else ProductEnriched.model_validate_json(raw)
+        return {r["submission_id"]: ProductEnriched.model_validate_json(r["result"]) for r in rows}
 
-    async def save_result(self, enriched: ProductEnriched, *, shadow: bool = False) -> ProductEnriched:
-        c = enriched.classification
-        model_version = c.model.version if c else "none"
+    async def save_results(
+        self, results: Sequence[ProductEnriched], *, shadow: bool = False
+    ) -> dict[str, ProductEnriched]:
+        unique = list({(r.submission_id, _model_version(r)): r for r in reversed(results)}.values())
+        if not unique:
+            return {}
+        columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
+        for r in unique:
+            c = r.classification
+            for column, value in zip(columns, (
+                r.submission_id, _model_version(r), c.taxonomy_id if c else None,
+                c.confidence if c else None, r.route.kind.value, r.route.md_id, r.model_dump_json(),
+            ), strict=True):
+                column.append(value)
         async with self.pool.acquire() as conn, conn.transaction():
-            inserted = await conn.fetchval(
+            inserted = await conn.fetch(
                 """INSERT INTO classification (submission_id, model_version, taxonomy_id,
                        confidence, route, md_id, shadow, result)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)
+                   SELECT s, v, t, c, r, m, $8, j::jsonb
+                   FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[],
+                               $6::text[], $7::text[]) AS x(s, v, t, c, r, m, j)
                    ON CONFLICT (submission_id, model_version) DO NOTHING
-                   RETURNING true""",
-                enriched.submission_id, model_version, c.taxonomy_id if c else None,
-                c.confidence if c else None, enriched.route.kind.value, enriched.route.md_id,
-                shadow, enriched.model_dump_json(),
+                   RETURNING submission_id, model_version""",
+                *columns, shadow,
             )
-            if inserted:
-                return enriched
-            raw = await conn.fetchval(
-                "SELECT result FROM classification WHERE submission_id = $1 AND model_version = $2",
-                enriched.submission_id, model_version,
+            won = {(row["submission_id"], row["model_version"]) for row in inserted}
+            lost = [r for r in unique if (r.submission_id, _model_version(r)) not in won]
+            stored = {r.submission_id: r for r in unique if (r.submission_id, _model_version(r)) in won}
+            if lost:
+                rows = await conn.fetch(
+                    """SELECT c.submission_id, c.result FROM classification c
+                       JOIN unnest($1::text[], $2::text[]) AS x(s, v)
+                         ON c.submission_id = x.s AND c.model_version = x.v""",
+                    [r.submission_id for r in lost], [_model_version(r) for r in lost],
+                )
+                for row in rows:
+                    stored[row["submission_id"]] = ProductEnriched.model_validate_json(row["result"])
+        return stored
+
+    async def claim_approval_requests(self, requests: Sequence[ApprovalRequested]) -> set[str]:
+        unique = list({r.submission_id: r for r in reversed(requests)}.values())
+        if not unique:
+            return set()
+        rows = await self.pool.fetch(
+            """INSERT INTO approval_request (request_id, submission_id, md_id, reasons, status)
+               SELECT i, s, m, ARRAY(SELECT jsonb_array_elements_text(r::jsonb)), 'unpublished'
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS x(i, s, m, r)
+               ON CONFLICT (submission_id) DO UPDATE SET status = approval_request.status
+               RETURNING submission_id, status""",
+            [r.request_id for r in unique], [r.submission_id for r in unique],
+            [r.md_id for r in unique], [jsonb(list(r.reasons)) for r in unique],
+        )
+        return {row["submission_id"] for row in rows if row["status"] == "unpublished"}
+
+    async def mark_approvals_published(self, submission_ids: Sequence[str]) -> None:
+        if submission_ids:
+            await self.pool.execute(
+                """UPDATE approval_request SET status = 'pending'
+                   WHERE submission_id = ANY($1::text[]) AND status = 'unpublished'""",
+                list(submission_ids),
             )
-        return ProductEnriched.model_validate_json(raw)
+
+    async def responsible_mds(self, queries: Sequence[MdQuery]) -> list[str]:
+        """The seller's 담당MD wins; else an active MD owning the category (leaf before parent);
+        else the shared fallback queue. One round trip for the whole batch."""
+        if not queries:
+            return []
+        rows = await self.pool.fetch(
+            """SELECT x.i, COALESCE(
+                   (SELECT s.md_id FROM seller s JOIN md m ON m.md_id = s.md_id AND m.active
+                     WHERE s.portal = x.p AND s.seller_id = x.s),
+                   (SELECT m.md_id FROM unnest(x.t::text[]) WITH ORDINALITY AS c(tid, n)
+                      JOIN md m ON m.active AND c.tid = ANY(m.categories)
+                     ORDER BY c.n, m.md_id LIMIT 1)) AS md_id
+               FROM unnest($1::int[], $2::text[], $3::text[], $4::text[]) AS x(i, p, s, t)""",
+            list(range(len(queries))), [q.portal for q in queries], [q.seller_id for q in queries],
+            ["{" + ",".join(q.taxonomy_ids) + "}" for q in queries],
+        )
+        found = {row["i"]: row["md_id"] for row in rows}
+        return [str(found.get(i) or FALLBACK_MD) for i in range(len(queries))]
+
+    # One-item conveniences (tools and tests).
+    async def record_submission(self, submission: ProductSubmitted) -> None:
+        await self.record_submissions([submission])
+
+    async def save_result(self, enriched: ProductEnriched, *, shadow: bool = False) -> ProductEnriched:
+        return (await self.save_results([enriched], shadow=shadow))[enriched.submission_id]
 
     async def claim_approval_request(self, request: ApprovalRequested) -> bool:
-        row = await self.pool.fetchrow(
-            """INSERT INTO approval_request (request_id, submission_id, md_id, reasons, status)
-               VALUES ($1, $2, $3, $4, 'unpublished')
-               ON CONFLICT (submission_id) DO UPDATE SET status = approval_request.status
-               RETURNING status""",
-            request.request_id, request.submission_id, request.md_id, list(request.reasons),
-        )
-        return row is not None and row["status"] == "unpublished"
+        return request.submission_id in await self.claim_approval_requests([request])
 
     async def mark_approval_published(self, submission_id: str) -> None:
-        await self.pool.execute(
-            """UPDATE approval_request SET status = 'pending'
-               WHERE submission_id = $1 AND status = 'unpublished'""",
-            submission_id,
-        )
+        await self.mark_approvals_published([submission_id])
 
-    async def responsible_md(self, portal: str, seller_id: str, taxonomy_ids: list[str]) -> str:
-        """The seller's 담당MD wins; else an active MD owning the category (leaf before parent);
-        else the shared fallback queue."""
-        md = await self.pool.fetchval(
-            """SELECT s.md_id FROM seller s JOIN md m ON m.md_id = s.md_id AND m.active
-               WHERE s.portal = $1 AND s.seller_id = $2""",
-            portal, seller_id,
-        )
-        if md:
-            return str(md)
-        for taxonomy_id in taxonomy_ids:
-            md = await self.pool.fetchval(
-                """SELECT md_id FROM md WHERE active AND $1 = ANY(categories)
-                   ORDER BY md_id LIMIT 1""",
-                taxonomy_id,
-            )
-            if md:
-                return str(md)
-        return FALLBACK_MD
+
+async def insert_submissions(
+    db: asyncpg.Pool | asyncpg.Connection, submissions: Sequence[ProductSubmitted]
+) -> None:
+    """Record submissions as received (the first copy wins; re-sends change nothing)."""
+    await db.execute(
+        """INSERT INTO submission (submission_id, portal, portal_product_id, revision,
+               seller_id, title, declared_code, declared_taxonomy, payload)
+           SELECT i, p, pp, r, s, t, dc, dt, j::jsonb
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[],
+                       $7::text[], $8::text[], $9::text[]) AS x(i, p, pp, r, s, t, dc, dt, j)
+           ON CONFLICT (submission_id) DO NOTHING""",
+        [s.submission_id for s in submissions], [s.portal.value for s in submissions],
+        [s.portal_product_id for s in submissions], [s.revision for s in submissions],
+        [s.seller_id for s in submissions], [s.title for s in submissions],
+        [s.declared_category.portal_code for s in submissions],
+        [s.declared_category.taxonomy_id for s in submissions],
+        [s.model_dump_json() for s in submissions],
+    )
 
 
 async def insert_submission(db: asyncpg.Pool | asyncpg.Connection, submission: ProductSubmitted) -> None:
-    """Record a submission as received (the first copy wins; re-sends change nothing)."""
-    await db.execute(
-            """INSERT INTO submission (submission_id, portal, portal_product_id, revision,
-                   seller_id, title, declared_code, declared_taxonomy, payload)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
-               ON CONFLICT (submission_id) DO NOTHING""",
-            submission.submission_id, submission.portal.value, submission.portal_product_id,
-            submission.revision, submission.seller_id, submission.title,
-            submission.declared_category.portal_code, submission.declared_category.taxonomy_id,
-            submission.model_dump_json(),
-        )
+    await insert_submissions(db, [submission])
 
 
 def jsonb(value: Any) -> str:

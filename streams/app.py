@@ -8,7 +8,6 @@ and offsets in one Kafka transaction.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import ssl
@@ -125,34 +124,21 @@ class EnrichRuntime:
         from db.repository import TRANSIENT_DB_ERRORS
 
         try:
-            outcomes: list[Outcome] = await asyncio.gather(
-                *(self.enricher.handle(r) for r in records)
-            )
+            outcomes: list[Outcome] = await self.enricher.handle_batch(records)
         except TRANSIENT_DB_ERRORS as exc:
             raise TransientError("db_unavailable", repr(exc)) from exc
-        items = []
-        asked: set[str] = set()
-        for outcome in outcomes:
-            for o in outcome.outputs:
-                if o.topic == topics.APPROVAL_REQUESTS:
-                    # The same submission twice in one batch (a quick re-send) claims its MD
-                    # request twice before either is marked published: ask the MD once.
-                    if outcome.approval_submission in asked:
-                        continue
-                    asked.add(outcome.approval_submission or "")
-                items.append((o.topic, o.key, o.value))
+        items = [(o.topic, o.key, o.value) for outcome in outcomes for o in outcome.outputs]
         offsets: dict[TopicPartition, int] = {}
         for r in records:
             assert r.topic is not None and r.partition is not None and r.offset is not None
             tp = TopicPartition(r.topic, r.partition)
             offsets[tp] = max(offsets.get(tp, 0), r.offset + 1)
         await self.publisher.publish(items, offsets, self.group_id)
+        asked = [o.approval_submission for o in outcomes if o.approval_submission]
         try:
-            for outcome in outcomes:
-                if outcome.approval_submission:
-                    await self.enricher.store.mark_approval_published(outcome.approval_submission)
+            await self.enricher.store.mark_approvals_published(asked)
         except TRANSIENT_DB_ERRORS:
-            # Already published and committed; the row stays 'unpublished', which at worst lets a
+            # Already published and committed; the rows stay 'unpublished', which at worst lets a
             # later re-send of this submission ask the MD again (documented trade-off).
             log.warning("could not mark approval requests published", exc_info=True)
 

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from db.repository import EnrichmentStore
+from db.repository import EnrichmentStore, MdQuery
 from hanger import topics
 from hanger.errors import ImageError, InputError
 from hanger.events import (
@@ -36,7 +36,7 @@ from hanger.events import (
 from hanger.kafka import DeadLetters, Original
 from hanger.taxonomy import Taxonomy
 from streams import metrics
-from streams.routing import candidate_categories, decide, route_for
+from streams.routing import Decision, candidate_categories, decide, route_for
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,15 @@ def request_id_for(submission_id: str) -> str:
     return str(uuid.uuid5(_REQUEST_NAMESPACE, submission_id))
 
 
+@dataclass(frozen=True)
+class _Computed:
+    """A submission's answer before its MD is looked up (the lookup is one query per batch)."""
+
+    submission: ProductSubmitted
+    classification: Classification | None
+    decision: Decision
+
+
 @dataclass
 class Enricher:
     classifier: ClassifierPort
@@ -97,51 +106,90 @@ class Enricher:
     shadow: ClassifierPort | None = None  # a candidate model: recorded for comparison, not routed
 
     async def handle(self, original: Original) -> Outcome:
-        """Handle one wire message. Input errors become a DLQ output; transient errors raise."""
-        try:
-            submission = decode(ProductSubmitted, original.value)
-            return await self.enrich(submission)
-        except InputError as exc:
-            metrics.DEAD_LETTERS.labels("enrich", exc.code).inc()
-            letter = self.dead_letters.build(exc, original)
-            return Outcome(outputs=[Output(topics.DLQ, original.key, letter)])
+        """Handle one wire message (a batch of one)."""
+        return (await self.handle_batch([original]))[0]
 
-    async def enrich(self, submission: ProductSubmitted) -> Outcome:
-        await self.store.record_submission(submission)
-        version = self.classifier.model_info.version
-        enriched = await self.store.find_result(submission.submission_id, version)
-        if enriched is None:
-            computed = await self._compute(submission, self.classifier, self.threshold)
-            enriched = await self.store.save_result(computed)
-            if self.shadow is not None:
-                await self._record_shadow(submission)
-        else:
-            metrics.DEDUPED.inc()
-        metrics.PROCESSED.labels(enriched.route.kind.value).inc()
-        for reason in enriched.route.reasons:
-            metrics.ROUTE_REASONS.labels(reason).inc()
-        outcome = Outcome(outputs=[Output(topics.ENRICHED, submission.submission_id, enriched)])
-        if enriched.route.kind == RouteKind.NEEDS_MD and enriched.route.md_id:
-            request = self._approval_request(enriched)
-            if await self.store.claim_approval_request(request):
+    async def handle_batch(self, originals: Sequence[Original]) -> list[Outcome]:
+        """Handle a batch of wire messages: one outcome per message, in order. Input errors become
+        DLQ outputs; transient errors raise (the caller retries the whole batch). The same
+        submission twice in one batch (a quick re-send) is computed once and asks its MD once."""
+        outcomes = [Outcome() for _ in originals]
+        decoded: dict[int, ProductSubmitted] = {}
+        for i, original in enumerate(originals):
+            try:
+                decoded[i] = decode(ProductSubmitted, original.value)
+            except InputError as exc:
+                metrics.DEAD_LETTERS.labels("enrich", exc.code).inc()
+                letter = self.dead_letters.build(exc, original)
+                outcomes[i].outputs.append(Output(topics.DLQ, original.key, letter))
+        unique: dict[str, ProductSubmitted] = {}
+        for submission in decoded.values():
+            unique.setdefault(submission.submission_id, submission)
+        if not unique:
+            return outcomes
+        answers, claimed = await self.enrich_all(list(unique.values()))
+        for i, submission in decoded.items():
+            sid = submission.submission_id
+            enriched = answers[sid]
+            metrics.PROCESSED.labels(enriched.route.kind.value).inc()
+            for reason in enriched.route.reasons:
+                metrics.ROUTE_REASONS.labels(reason).inc()
+            outcome = outcomes[i]
+            outcome.outputs.append(Output(topics.ENRICHED, sid, enriched))
+            if sid in claimed:
+                claimed.discard(sid)
+                request = self._approval_request(enriched)
                 outcome.outputs.append(Output(topics.APPROVAL_REQUESTS, request.md_id, request))
-                outcome.approval_submission = submission.submission_id
-        return outcome
+                outcome.approval_submission = sid
+        return outcomes
 
-    async def _record_shadow(self, submission: ProductSubmitted) -> None:
-        """Run the shadow model and store its answer (``shadow`` rows) without publishing it."""
+    async def enrich_all(
+        self, submissions: Sequence[ProductSubmitted]
+    ) -> tuple[dict[str, ProductEnriched], set[str]]:
+        """The stored (or newly computed and stored) answer of each distinct submission, and the
+        submissions whose MD request must be published. A fixed handful of database round trips
+        per batch, whatever its size."""
+        await self.store.record_submissions(submissions)
+        version = self.classifier.model_info.version
+        answers = await self.store.find_results([s.submission_id for s in submissions], version)
+        fresh = [s for s in submissions if s.submission_id not in answers]
+        metrics.DEDUPED.inc(len(submissions) - len(fresh))
+        if fresh:
+            computed = await asyncio.gather(
+                *(self._compute(s, self.classifier, self.threshold) for s in fresh)
+            )
+            answers.update(await self.store.save_results(await self._finish(computed)))
+            if self.shadow is not None:
+                await self._record_shadow(fresh)
+        requests = [
+            self._approval_request(e) for e in answers.values()
+            if e.route.kind == RouteKind.NEEDS_MD and e.route.md_id
+        ]
+        claimed = await self.store.claim_approval_requests(requests) if requests else set()
+        return answers, claimed
+
+    async def _record_shadow(self, submissions: Sequence[ProductSubmitted]) -> None:
+        """Run the shadow model and store its answers (``shadow`` rows) without publishing them."""
         assert self.shadow is not None
-        if await self.store.find_result(submission.submission_id, self.shadow.model_info.version):
-            return
-        try:
-            result = await self._compute(submission, self.shadow, self.shadow.auto_approve_threshold)
-        except ImageError:
-            return
-        await self.store.save_result(result, shadow=True)
+        shadow = self.shadow
+        done = await self.store.find_results(
+            [s.submission_id for s in submissions], shadow.model_info.version)
+
+        async def attempt(submission: ProductSubmitted) -> _Computed | None:
+            try:
+                return await self._compute(submission, shadow, shadow.auto_approve_threshold)
+            except ImageError:
+                return None
+
+        computed = await asyncio.gather(
+            *(attempt(s) for s in submissions if s.submission_id not in done))
+        results = await self._finish([c for c in computed if c is not None])
+        if results:
+            await self.store.save_results(results, shadow=True)
 
     async def _compute(
         self, submission: ProductSubmitted, classifier: ClassifierPort, threshold: float
-    ) -> ProductEnriched:
+    ) -> _Computed:
         images, problems = await self._fetch_images(submission)
         classification: Classification | None = None
         if images:
@@ -156,19 +204,28 @@ class Enricher:
             submission, classification, taxonomy=self.taxonomy, threshold=threshold,
             image_problems=tuple(problems),
         )
-        md_id = None
-        if decision.route_kind == RouteKind.NEEDS_MD:
-            md_id = await self.store.responsible_md(
-                submission.portal.value, submission.seller_id,
-                candidate_categories(self.taxonomy, submission, classification),
+        return _Computed(submission, classification, decision)
+
+    async def _finish(self, computed: Sequence[_Computed]) -> list[ProductEnriched]:
+        """Look up the responsible MDs of those needing one (one query) and build the events."""
+        needs_md = [c for c in computed if c.decision.route_kind == RouteKind.NEEDS_MD]
+        mds = await self.store.responsible_mds([
+            MdQuery(c.submission.portal.value, c.submission.seller_id,
+                    tuple(candidate_categories(self.taxonomy, c.submission, c.classification)))
+            for c in needs_md
+        ]) if needs_md else []
+        md_of = {id(c): md for c, md in zip(needs_md, mds, strict=True)}
+        now = utcnow()
+        return [
+            ProductEnriched(
+                submission=c.submission,
+                classification=c.classification,
+                flags=c.decision.flags,
+                route=route_for(c.decision, md_of.get(id(c))),
+                enriched_at=now,
             )
-        return ProductEnriched(
-            submission=submission,
-            classification=classification,
-            flags=decision.flags,
-            route=route_for(decision, md_id),
-            enriched_at=utcnow(),
-        )
+            for c in computed
+        ]
 
     async def _fetch_images(self, submission: ProductSubmitted) -> tuple[list[bytes], list[str]]:
         """Main image first, then the others in order; a bad image is a problem, not a failure."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -129,14 +130,19 @@ class ModelDiff:
     route_changes: dict[str, int]  # "needs_md->auto_approved" -> count
 
 
-async def model_diff(pool: asyncpg.Pool, old_version: str, new_version: str) -> ModelDiff:
-    """How the results of two model versions differ on the submissions both classified."""
+async def model_diff(
+    pool: asyncpg.Pool, old_version: str, new_version: str,
+    submission_ids: Sequence[str] | None = None,
+) -> ModelDiff:
+    """How the results of two model versions differ on the submissions both classified (all of
+    them, or only ``submission_ids``)."""
     rows = await pool.fetch(
         """SELECT o.taxonomy_id AS old_label, n.taxonomy_id AS new_label,
                   o.route AS old_route, n.route AS new_route
            FROM classification o JOIN classification n USING (submission_id)
-           WHERE o.model_version = $1 AND n.model_version = $2""",
-        old_version, new_version,
+           WHERE o.model_version = $1 AND n.model_version = $2
+             AND ($3::text[] IS NULL OR o.submission_id = ANY($3::text[]))""",
+        old_version, new_version, None if submission_ids is None else list(submission_ids),
     )
     per_class: dict[str, dict[str, int]] = {}
     routes: Counter[str] = Counter()

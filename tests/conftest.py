@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from hanger.kafka import EventProducer, create_topics
+from hanger.kafka import EventProducer, create_topics, delete_topics_with_prefix
 from hanger.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,13 +47,15 @@ def unique() -> str:
 
 
 @pytest.fixture
-async def settings(base_settings: Settings, unique: str) -> Settings:
-    """Settings with this test's own topic prefix, all registry topics created (2 partitions)."""
+async def settings(base_settings: Settings, unique: str) -> AsyncIterator[Settings]:
+    """Settings with this test's own topic prefix, all registry topics created (2 partitions);
+    the topics are deleted afterwards, so a long-lived dev broker does not pile up partitions."""
     settings = base_settings.model_copy(
         update={"topic_prefix": f"t{unique}.", "topic_partitions": 2, "image_root": REPO}
     )
     await create_topics(settings)
-    return settings
+    yield settings
+    await delete_topics_with_prefix(settings)
 
 
 @pytest.fixture

@@ -114,7 +114,7 @@ async def test_replay_twice_changes_nothing_and_a_new_model_gets_a_diff(
         assert done == N, log.read_text()[-2000:]
     finally:
         stop(worker)
-    diff = await model_diff(db, old_version, version)
+    diff = await model_diff(db, old_version, version, ids)
     assert diff.compared == N and diff.changed == 0  # same weights under a new name: no change
 
 

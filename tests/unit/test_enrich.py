@@ -168,3 +168,28 @@ async def test_shadow_model_is_recorded_but_never_routed_or_published() -> None:
     shadow = store.results[(sid, "t2")]
     assert shadow.classification is not None and shadow.classification.taxonomy_id == "T102"
     assert store.results[(sid, "t1")] == live
+
+
+async def test_a_batch_costs_a_fixed_number_of_round_trips_whatever_its_size() -> None:
+    trips = []
+    for n in (1, 16):
+        files: dict[str, bytes | Exception] = {f"file:///img/{i}.jpg": b"T202:0.99" for i in range(n)}
+        enricher, store, _ = make(files)
+        subs = [submission(f"P{i}", declared="T203", images=(f"file:///img/{i}.jpg",))
+                for i in range(n)]
+        outcomes = await enricher.handle_batch([Original(encode(s)) for s in subs])
+        assert [len(o.outputs) for o in outcomes] == [2] * n  # enriched + approval request each
+        trips.append(store.round_trips)
+    assert trips[0] == trips[1]
+
+
+async def test_the_same_submission_twice_in_a_batch_is_computed_once_and_asks_once() -> None:
+    enricher, _, clf = make({"file:///img/main.jpg": b"T202:0.99"})
+    raw = encode(submission(declared="T203"))
+    bad = Original(b"[]", key=b"k", topic="t", partition=0, offset=3)
+    first, dead, again = await enricher.handle_batch([Original(raw), bad, Original(raw)])
+    assert [o.topic for o in first.outputs] == [topics.ENRICHED, topics.APPROVAL_REQUESTS]
+    assert [o.topic for o in dead.outputs] == [topics.DLQ]
+    assert [o.topic for o in again.outputs] == [topics.ENRICHED]
+    assert again.outputs[0].value == first.outputs[0].value
+    assert clf.calls == 1
