@@ -17,6 +17,7 @@ class FakeEnrichmentStore:
     seller_md: dict[tuple[str, str], str] = field(default_factory=dict)
     category_md: dict[str, str] = field(default_factory=dict)
     round_trips: int = 0  # what a real database would have been asked, for batching tests
+    resets: int = 0
 
     async def record_submissions(self, submissions: Sequence[ProductSubmitted]) -> None:
         self.round_trips += 1
@@ -62,6 +63,9 @@ class FakeEnrichmentStore:
     async def responsible_mds(self, queries: Sequence[MdQuery]) -> list[str]:
         self.round_trips += 1
         return [self._md(q) for q in queries]
+
+    async def reset(self) -> None:
+        self.resets += 1
 
     def _md(self, q: MdQuery) -> str:
         if (q.portal, q.seller_id) in self.seller_md:

@@ -26,7 +26,6 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
-import asyncpg
 from aiokafka import ConsumerRecord
 
 from db.approvals import (
@@ -39,7 +38,7 @@ from db.approvals import (
     final_outcome_of,
     resolve_conflict,
 )
-from db.repository import create_pool
+from db.repository import TRANSIENT_DB_ERRORS, create_pool
 from hanger import topics
 from hanger.errors import ConfigError, TransientError
 from hanger.events import (
@@ -57,19 +56,6 @@ from hanger.taxonomy import Taxonomy, load_taxonomy
 log = logging.getLogger(__name__)
 
 STAGE = "registrar"
-
-# Database failures that a retry can cure; anything else is a bug and stops the worker.
-_TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.SerializationError,
-    asyncpg.exceptions.DeadlockDetectedError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.TooManyConnectionsError,
-    asyncpg.exceptions.AdminShutdownError,
-)
 
 UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[PgRegistrationUnitOfWork]]
 
@@ -163,7 +149,7 @@ class Registrar:
         try:
             async with self.unit_of_work() as uow:
                 await uow.products.mark_published(event.submission_id)
-        except _TRANSIENT_DB_ERRORS as exc:
+        except TRANSIENT_DB_ERRORS as exc:
             raise TransientError("db_unavailable", f"{type(exc).__name__}: {exc}") from exc
 
     async def handle(
@@ -176,7 +162,7 @@ class Registrar:
                 return await self.on_decision(decode(ApprovalDecided, raw))
             if topic == topics.ENRICHED:
                 return await self.on_enriched(decode(ProductEnriched, raw))
-        except _TRANSIENT_DB_ERRORS as exc:
+        except TRANSIENT_DB_ERRORS as exc:
             raise TransientError("db_unavailable", f"{type(exc).__name__}: {exc}") from exc
         raise ValueError(f"registrar does not consume {topic}")
 

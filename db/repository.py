@@ -20,15 +20,20 @@ from hanger.settings import Settings
 
 FALLBACK_MD = "MD-QUEUE"  # the shared queue when no MD owns a seller or category
 
-# Database failures that a retry can fix (server restarting, connection dropped, pool closed).
+# Database failures that a retry can fix (server restarting, connection dropped, pool closed,
+# a query timed out, a transaction lost a race); anything else is a bug and stops the worker.
+# The one list every worker uses.
 TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
+    OSError,  # includes TimeoutError (command_timeout, connect timeout)
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.InternalClientError,  # a connection left mid-protocol by a server that went away
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
 )
 
 
@@ -38,7 +43,8 @@ async def create_pool(settings: Settings) -> asyncpg.Pool:
             settings.database_url.get_secret_value(),
             min_size=1,
             max_size=settings.database_pool_size,
-            command_timeout=30,
+            command_timeout=settings.database_timeout_s,
+            timeout=settings.database_timeout_s,  # connecting, per attempt
         )
     except (OSError, asyncpg.PostgresConnectionError) as exc:
         raise TransientError("db_unavailable", f"cannot reach PostgreSQL: {exc}") from exc
@@ -85,6 +91,10 @@ class EnrichmentStore(Protocol):
     async def mark_approvals_published(self, submission_ids: Sequence[str]) -> None: ...
 
     async def responsible_mds(self, queries: Sequence[MdQuery]) -> list[str]: ...
+
+    async def reset(self) -> None:
+        """Drop pooled connections after a failure (they may be half-open)."""
+        ...
 
 
 def _model_version(enriched: ProductEnriched) -> str:
@@ -192,6 +202,9 @@ class PgEnrichmentStore:
         )
         found = {row["i"]: row["md_id"] for row in rows}
         return [str(found.get(i) or FALLBACK_MD) for i in range(len(queries))]
+
+    async def reset(self) -> None:
+        await self.pool.expire_connections()
 
     # One-item conveniences (tools and tests).
     async def record_submission(self, submission: ProductSubmitted) -> None:

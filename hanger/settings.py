@@ -46,6 +46,9 @@ class Settings(BaseSettings):
         "postgresql://hanger@127.0.0.1:<postgres_port>/hanger). Add ?sslmode=verify-full for TLS.",
     )
     database_pool_size: int = Field(default=5, ge=1, le=100)
+    database_timeout_s: float = Field(
+        default=30.0, gt=0, description="Per query and per connection attempt; a timeout is transient."
+    )
 
     # --- Local development infrastructure (hanger dev up) ----------------------------------------
     state_dir: Path = Field(
@@ -91,12 +94,27 @@ class Settings(BaseSettings):
         "names its Kafka transactional id so a restart fences the crashed predecessor.",
     )
     max_in_flight: int = Field(default=16, ge=1, description="Bounded concurrent submissions.")
+    batch_timeout_s: float = Field(
+        default=120.0, gt=0,
+        description="An enrichment batch attempt that takes longer is abandoned as transient and "
+        "retried (a stuck connection must not hang the worker).",
+    )
     metrics_port: int | None = Field(default=None, description="Prometheus endpoint port.")
 
     # --- Retry policy for transient errors -------------------------------------------------------
     retry_initial_s: float = Field(default=0.2, gt=0)
     retry_max_s: float = Field(default=10.0, gt=0)
     retry_attempts: int = Field(default=8, ge=1)
+
+    # --- Care-label OCR (inference.ocr) ------------------------------------------------------------
+    ocr_timeout_s: float = Field(
+        default=10.0, gt=0, description="Time box per image for care-label OCR; past it the reading "
+        "is returned partial (timed_out=true).",
+    )
+    ocr_prohibited_words_path: Path | None = Field(
+        default=None, description="Prohibited/abusive word list, one a line (default: the list "
+        "shipped in inference/ocr/prohibited_words.txt).",
+    )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

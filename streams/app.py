@@ -8,6 +8,7 @@ and offsets in one Kafka transaction.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import ssl
@@ -124,8 +125,14 @@ class EnrichRuntime:
         from db.repository import TRANSIENT_DB_ERRORS
 
         try:
-            outcomes: list[Outcome] = await self.enricher.handle_batch(records)
+            async with asyncio.timeout(self.settings.batch_timeout_s):
+                outcomes: list[Outcome] = await self.enricher.handle_batch(records)
+        except TimeoutError as exc:
+            await self.enricher.store.reset()
+            raise TransientError("batch_timeout", f"no answer in {self.settings.batch_timeout_s}s") from exc
         except TRANSIENT_DB_ERRORS as exc:
+            # Connections that saw the failure may be half-open: replace them all.
+            await self.enricher.store.reset()
             raise TransientError("db_unavailable", repr(exc)) from exc
         items = [(o.topic, o.key, o.value) for outcome in outcomes for o in outcome.outputs]
         offsets: dict[TopicPartition, int] = {}

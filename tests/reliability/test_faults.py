@@ -87,17 +87,7 @@ async def wait_for_rows(db_dsn: str, ids: list[str], at_least: int, timeout_s: f
     return count
 
 
-PG_RESTART = pytest.param(
-    "restart_postgres",
-    marks=pytest.mark.skipif(
-        os.environ.get("HANGER_RUN_PG_RESTART") != "1",
-        reason="known issue: after a PostgreSQL restart the worker's asyncpg pool sometimes hangs "
-        "instead of failing (1 run in 4 here); opt in with HANGER_RUN_PG_RESTART=1 until fixed",
-    ),
-)
-
-
-@pytest.mark.parametrize("fault", ["sigkill_worker", "restart_broker", PG_RESTART])
+@pytest.mark.parametrize("fault", ["sigkill_worker", "restart_broker", "restart_postgres"])
 async def test_fault_loses_and_duplicates_nothing(
     fault: str, settings: Settings, base_settings: Settings, producer: EventProducer,
     tmp_path: Path, unique: str,

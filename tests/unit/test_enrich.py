@@ -193,3 +193,24 @@ async def test_the_same_submission_twice_in_a_batch_is_computed_once_and_asks_on
     assert [o.topic for o in again.outputs] == [topics.ENRICHED]
     assert again.outputs[0].value == first.outputs[0].value
     assert clf.calls == 1
+
+
+async def test_a_stuck_batch_times_out_as_transient_and_drops_pooled_connections() -> None:
+    import asyncio
+
+    from hanger.settings import Settings
+    from streams.app import EnrichRuntime
+
+    enricher, store, _ = make({"file:///img/main.jpg": b"T101:0.99"})
+
+    async def never(records: Sequence[Original]) -> list[object]:
+        await asyncio.Event().wait()  # a connection that never answers
+        return []
+
+    enricher.handle_batch = never  # type: ignore[method-assign,assignment]
+    runtime = EnrichRuntime(settings=Settings(batch_timeout_s=0.05), enricher=enricher,
+                            publisher=None, group_id="g", closers=[])  # type: ignore[arg-type]
+    with pytest.raises(TransientError) as info:
+        await runtime._attempt([Original(encode(submission()), topic="t", partition=0, offset=0)])
+    assert info.value.code == "batch_timeout"
+    assert store.resets == 1
