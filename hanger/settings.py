@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     )
     image_max_bytes: int = Field(default=20_000_000, ge=1)
     image_fetch_timeout_s: float = Field(default=10.0, gt=0)
+    image_fetch_attempts: int = Field(
+        default=3, ge=1, description="Tries per http(s) image before it counts as unreachable."
+    )
+    image_fetch_retry_s: float = Field(default=0.5, ge=0, description="First retry delay (doubles).")
     image_allow_private_hosts: bool = Field(
         default=False, description="Allow http(s) images on loopback/private/link-local hosts."
     )

@@ -8,7 +8,8 @@
   fetched once.
 
 Errors: :class:`ImageError` (input: the URI itself is bad — dead-letter/flag it) or
-:class:`TransientError` (timeouts, 5xx, connection refused — retry).
+:class:`TransientError` (timeouts, 5xx, connection refused — retried a few times right here, then an
+image problem of the submission, never a stall of the stream).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class ImageFetcher:
         if scheme == "file":
             data = await asyncio.to_thread(self._read_file, uri)
         elif scheme in ("http", "https"):
-            data = await self._fetch_http(uri)
+            data = await self._fetch_http_patiently(uri)
         else:
             raise ImageError("unsupported_uri", f"unsupported image URI scheme {scheme!r}: {uri[:200]}")
         self._remember(uri, data)
@@ -93,6 +94,20 @@ class ImageFetcher:
             raise ImageError("image_not_found", f"no such file: {uri[:200]}") from exc
         except IsADirectoryError as exc:
             raise ImageError("image_not_found", f"not a file: {uri[:200]}") from exc
+
+    async def _fetch_http_patiently(self, uri: str) -> bytes:
+        """A few quick retries for a host that times out, refuses or answers 5xx; then the image is
+        given up as a problem of this submission (an MD sees it) rather than a transient failure of
+        the batch: one seller's dead image host must not stall the partition behind it."""
+        attempts = self._settings.image_fetch_attempts
+        for attempt in range(attempts):
+            try:
+                return await self._fetch_http(uri)
+            except TransientError as exc:
+                if attempt + 1 == attempts:
+                    raise ImageError(exc.code, f"gave up after {attempts} attempts: {exc}") from exc
+                await asyncio.sleep(self._settings.image_fetch_retry_s * 2**attempt)
+        raise AssertionError("unreachable")
 
     async def _check_host(self, host: str, port: int) -> None:
         if self._settings.image_allow_private_hosts:

@@ -7,6 +7,7 @@ only), which is also how the refusal of loopback is proven for the default fetch
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,10 +20,22 @@ from streams.fetch import ImageFetcher
 
 
 class _Handler(BaseHTTPRequestHandler):
+    flaky_hits = 0
+
     def log_message(self, *args: object) -> None:
         pass
 
     def do_GET(self) -> None:
+        if self.path == "/slow.jpg":
+            time.sleep(1.0)  # longer than the test fetcher's timeout
+        if self.path in ("/down.jpg", "/flaky.jpg"):
+            _Handler.flaky_hits += 1
+            if self.path == "/down.jpg" or _Handler.flaky_hits == 1:
+                self.send_response(503)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.path = "/ok.jpg"
         routes = {
             "/ok.jpg": (200, "image/jpeg", b"\xff\xd8 jpeg bytes"),
             "/page": (200, "text/html", b"<html>"),
@@ -120,3 +133,28 @@ async def test_http_rules_with_private_hosts_allowed(tmp_path: Path, server: str
             await f.fetch(server + path)
         assert info.value.code == code, path
     await f.close()
+
+
+async def test_a_host_that_fails_once_is_retried(tmp_path: Path, server: str) -> None:
+    f = fetcher(tmp_path, image_allow_private_hosts=True, image_fetch_retry_s=0.01)
+    assert await f.fetch(f"{server}/flaky.jpg") == b"\xff\xd8 jpeg bytes"
+
+
+@pytest.mark.parametrize(("path", "code"), [("/slow.jpg", "image_timeout"),
+                                            ("/down.jpg", "image_host_error")])
+async def test_a_dead_or_slow_host_becomes_an_image_problem_not_a_stall(
+    tmp_path: Path, server: str, path: str, code: str,
+) -> None:
+    f = fetcher(tmp_path, image_allow_private_hosts=True, image_fetch_timeout_s=0.2,
+                image_fetch_attempts=2, image_fetch_retry_s=0.01)
+    with pytest.raises(ImageError) as info:  # an ImageError: the stage flags it, the batch moves on
+        await f.fetch(f"{server}{path}")
+    assert info.value.code == code and "gave up after 2 attempts" in str(info.value)
+
+
+async def test_an_unreachable_host_becomes_an_image_problem(tmp_path: Path) -> None:
+    f = fetcher(tmp_path, image_allow_private_hosts=True, image_fetch_attempts=2,
+                image_fetch_retry_s=0.01)
+    with pytest.raises(ImageError) as info:
+        await f.fetch("http://127.0.0.1:9/nothing-listens-here.jpg")
+    assert info.value.code == "image_unreachable"
