@@ -160,6 +160,20 @@ def reject_duplicate_ids(outcomes: list[Outcome]) -> None:
             first[pid] = outcome.item.ref
 
 
+def copy_native(value: Any) -> Any:
+    """A deep copy of native data, to change for an answer without touching the event's.
+
+    Natives are JSON-shaped (dicts, lists, strings, numbers, booleans, None; workbook dates are
+    ISO text), so only dicts and lists are copied and the immutable leaves are shared: several
+    times faster than :func:`copy.deepcopy`, which also tracks cycles natives cannot have.
+    """
+    if isinstance(value, dict):
+        return {key: copy_native(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [copy_native(item) for item in value]
+    return value
+
+
 def content_revision(content: Any) -> int:
     """A revision number derived from the product's content: the same bytes re-sent give the same
     submission id (idempotent), a changed product gives a new one. 31 bits of SHA-256."""

@@ -12,7 +12,6 @@ shell only reads cells and writes bytes.
 
 from __future__ import annotations
 
-import copy
 import functools
 import hashlib
 import re
@@ -34,7 +33,7 @@ from adapters.common.notices import (
     is_clothing_taxonomy,
     norm,
 )
-from adapters.common.pipeline import Context, Native
+from adapters.common.pipeline import Context, Native, copy_native
 from adapters.common.results import ReturnInfo, final_taxonomy, return_info
 from adapters.common.safety import is_formula_like
 from adapters.common.validate import list_at, parse_krw
@@ -271,7 +270,7 @@ def _workbook_images(layout: Layout, rows: list[dict[str, Any]]) -> dict[str, Im
 def workbook_from_canonical(event: ResultEvent,
                             original: Native) -> Native:
     info = return_info(event)
-    result = copy.deepcopy(original)
+    result: Native = copy_native(original)
     layout = layout_of(result["columns"])
     cat_key, notice_key = layout.key(n.CATEGORY), layout.key(n.NOTICE_CATEGORY)
     for row in result["rows"]:
@@ -378,7 +377,7 @@ def read_api_product(body: dict[str, Any]) -> Draft:
 
 def api_from_canonical(event: ResultEvent, original: Native) -> Native:
     info = return_info(event)
-    body = copy.deepcopy(original["body"])
+    body: dict[str, Any] = copy_native(original["body"])
     code = replacement_code(PORTAL, body.get("displayCategoryCode"), info.taxonomy_id)
     if code:
         body["displayCategoryCode"] = int(code)

@@ -7,7 +7,6 @@ values we fill, and the read-back fields TMON itself adds (``status``, ``salesSt
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from adapters.common.canonical import Draft, body_to_canonical
@@ -22,7 +21,7 @@ from adapters.common.notices import (
     is_clothing_taxonomy,
     norm,
 )
-from adapters.common.pipeline import Context, Native
+from adapters.common.pipeline import Context, Native, copy_native
 from adapters.common.results import ReturnInfo, final_taxonomy, return_info
 from adapters.common.validate import list_at
 from adapters.tmon import native as n
@@ -95,7 +94,7 @@ def read_deal(body: dict[str, Any]) -> Draft:
 
 def from_canonical(event: ResultEvent, original: Native) -> Native:
     info = return_info(event)
-    deal: dict[str, Any] = copy.deepcopy(original["body"])
+    deal: dict[str, Any] = copy_native(original["body"])
     code = replacement_code(PORTAL, deal.get("categoryNo"), info.taxonomy_id)
     if code:
         deal["categoryNo"] = int(code)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from adapters.common.canonical import Draft, body_to_canonical
@@ -10,7 +9,7 @@ from adapters.common.categories import replacement_code
 from adapters.common.compiled import CompiledSpec
 from adapters.common.issues import Issue, error, warning
 from adapters.common.notices import clothing_values, is_clothing_taxonomy
-from adapters.common.pipeline import Context, Native
+from adapters.common.pipeline import Context, Native, copy_native
 from adapters.common.results import ReturnInfo, final_taxonomy, return_info
 from adapters.common.validate import list_at
 from adapters.wemakeprice import native as n
@@ -98,7 +97,7 @@ def read_product(body: dict[str, Any]) -> Draft:
 
 def from_canonical(event: ResultEvent, original: Native) -> Native:
     info = return_info(event)
-    product: dict[str, Any] = copy.deepcopy(original["body"])
+    product: dict[str, Any] = copy_native(original["body"])
     basic = product.get("basic")
     if isinstance(basic, dict):
         declared = basic.get("dcateCode")
