@@ -106,8 +106,9 @@ def _table_items(table: Table, file_name: str) -> list[Item]:
     items: list[Item] = []
     groups: dict[tuple[str, str], list[tuple[dict[str, Any], list[Issue]]]] = {}
     first_sku_row: dict[str, int] = {}
+    keys = [c.key for c in table.columns]
     for number, values in table.rows:
-        row_native = _row_native(table, number, values)
+        row_native = _row_native(keys, number, values)
         cells = row_native["cells"]
         issues = t.check_row(layout, cells, number)
         issues += [warning("merged_cells", f"병합된 셀 {ref}: 대표 셀 값을 각 행에 적용했습니다",
@@ -136,18 +137,21 @@ def _table_items(table: Table, file_name: str) -> list[Item]:
     return items
 
 
-def _row_native(table: Table, number: int, values: list[CellValue]) -> dict[str, Any]:
-    cells: dict[str, Any] = {}
+_PLAIN = frozenset({type(None), str, int, float, bool})  # cell values JSON keeps as they are
+
+
+def _row_native(keys: list[str], number: int, values: list[CellValue]) -> dict[str, Any]:
+    cells: dict[str, Any] = dict(zip(keys, values, strict=False))
     types: dict[str, str] = {}
-    for column, value in zip(table.columns, values, strict=False):
+    for key, value in cells.items():
+        if type(value) in _PLAIN:
+            continue
         if isinstance(value, dt.datetime | dt.date | dt.time):
-            types[column.key] = type(value).__name__
-            cells[column.key] = value.isoformat()
+            types[key] = type(value).__name__
+            cells[key] = value.isoformat()
         elif isinstance(value, dt.timedelta):
-            types[column.key] = "timedelta"
-            cells[column.key] = value.total_seconds()
-        else:
-            cells[column.key] = value
+            types[key] = "timedelta"
+            cells[key] = value.total_seconds()
     row: dict[str, Any] = {"row": number, "cells": cells}
     if types:
         row["types"] = types

@@ -15,8 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.common.canonical import Draft, body_to_canonical, submitted
@@ -70,13 +69,17 @@ class Layout:
     keys: dict[str, str]  # normalised header → key of its first column
     option_pairs: tuple[tuple[str, str, bool], ...]  # (type key, value key, is 구매옵션)
     notice_values: tuple[str, ...]  # keys of 상품고시정보값1..14 present
+    # aliases → key, filled as asked: every row asks the same few dozen questions
+    _found: dict[tuple[str, ...], str | None] = field(default_factory=dict, compare=False,
+                                                      repr=False)
 
-    def key(self, aliases: Iterable[str]) -> str | None:
-        for alias in aliases:
-            found = self.keys.get(norm(alias))
-            if found:
-                return found
-        return None
+    def key(self, aliases: tuple[str, ...]) -> str | None:
+        try:
+            return self._found[aliases]
+        except KeyError:
+            found = next((k for a in aliases if (k := self.keys.get(norm(a)))), None)
+            self._found[aliases] = found
+            return found
 
 
 def layout_of(columns: list[dict[str, Any]]) -> Layout:
@@ -155,7 +158,7 @@ def check_row(layout: Layout, cells: dict[str, Any], row: int) -> list[Issue]:
             issues.append(error("incomplete_option", "옵션유형과 옵션값은 함께 입력해야 합니다",
                                 type_key, row))
     for key, value in cells.items():
-        if is_formula_like(value):
+        if isinstance(value, str) and is_formula_like(value):  # most cells are empty
             issues.append(warning("formula_neutralised",
                                   "수식으로 실행될 수 있는 값입니다: 실행하지 않고 텍스트로 보존합니다",
                                   key, row))
