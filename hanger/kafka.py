@@ -196,6 +196,8 @@ def make_consumer(settings: Settings, group: str, *topic_names: str, **overrides
         "auto_offset_reset": "earliest",
         "isolation_level": "read_committed",
         "max_poll_records": 100,
+        "session_timeout_ms": int(settings.kafka_session_timeout_s * 1000),
+        "heartbeat_interval_ms": int(settings.kafka_session_timeout_s * 1000 / 5),
     }
     options.update(overrides)
     return AIOKafkaConsumer(*(settings.topic(t) for t in topic_names), **options)

@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: Path | None = None
+    kafka_session_timeout_s: float = Field(
+        default=15.0, ge=6, le=300,
+        description="How long a silent consumer keeps its partitions: a crashed worker's partitions "
+        "move after this (the restarted one waits for it). Heartbeats every third of it.",
+    )
     topic_prefix: str = Field(
         default="",
         description="Prepended to every topic name (e.g. 'staging.'); tests use a unique one each.",

@@ -61,6 +61,8 @@ def create_app(settings: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         broker_commit_every=1000,
         broker_commit_interval=1.0,
+        broker_session_timeout=settings.kafka_session_timeout_s,
+        broker_heartbeat_interval=settings.kafka_session_timeout_s / 5,
         stream_buffer_maxsize=settings.max_in_flight * 4,
         datadir=str(settings.state_dir / "faust"),
         **options,
@@ -73,6 +75,18 @@ def create_app(settings: Settings) -> faust.App:
         value_serializer="raw", key_serializer="raw", acks=False,
     )
 
+    # A rebalance must not hand a partition to another worker while this one still has a batch of
+    # it in flight (the new owner would start from the last committed offset and answer the batch a
+    # second time). faust awaits this signal before the consumer rejoins the group, so waiting for
+    # the batch lock here finishes (commits or fails) the in-flight batch first.
+    batch_lock = asyncio.Lock()
+
+    async def finish_in_flight_batch(sender: Any, *args: Any, **kwargs: Any) -> None:
+        async with batch_lock:
+            pass
+
+    app.on_partitions_revoked.connect(finish_in_flight_batch)  # type: ignore[arg-type]
+
     @app.agent(submissions, name="enrich")
     async def enrich(stream: Any) -> None:  # faust.Stream: take_events is not on StreamT
         from hanger.bootstrap import build_enrich_runtime
@@ -80,17 +94,23 @@ def create_app(settings: Settings) -> faust.App:
         runtime = await build_enrich_runtime(settings, group_id=app.conf.id)
         try:
             async for batch in stream.take_events(settings.max_in_flight, within=0.05):
-                records = [
-                    Original(
-                        value=event.message.value or b"",
-                        key=event.message.key,
-                        topic=event.message.topic,
-                        partition=event.message.partition,
-                        offset=event.message.offset,
-                    )
-                    for event in batch
-                ]
-                await runtime.handle_batch(records)
+                async with batch_lock:
+                    # Events taken just before a rebalance may belong to partitions this worker no
+                    # longer owns: leave them to their new owner (nothing of them is committed).
+                    owned = app.consumer.assignment()
+                    records = [
+                        Original(
+                            value=event.message.value or b"",
+                            key=event.message.key,
+                            topic=event.message.topic,
+                            partition=event.message.partition,
+                            offset=event.message.offset,
+                        )
+                        for event in batch
+                        if event.message.tp in owned
+                    ]
+                    if records:
+                        await runtime.handle_batch(records)
         finally:
             await runtime.stop()
 
