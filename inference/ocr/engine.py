@@ -1,0 +1,249 @@
+"""Find and read the text lines of a photo: RapidOCR's text detector, Tesseract's Korean recogniser.
+
+Detection is PP-OCRv4's DB model shipped inside the ``rapidocr_onnxruntime`` wheel (no download at
+run time). Its own recogniser has no Hangul, so each detected line is cut out along its (rotated)
+box, cleaned (grey, table rules removed, scaled to Tesseract's preferred height) and read by
+Tesseract (``kor+eng``, Debian's ``tesseract-ocr-kor``) through ``tesserocr`` built against Debian's
+libtesseract. Boxes are then grouped into visual rows so that a ruled table's key cell and value
+cell become one line (``소재 겉감 면 80%``).
+
+Thread safety: ONNX Runtime sessions may be shared, but the detector object keeps per-call state and
+a Tesseract API object must never be used by two threads at once, so each thread gets its own pair
+(:class:`threading.local`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from hanger.errors import ConfigError
+
+TESS_LANG = "kor+eng"
+TARGET_LINE_HEIGHT = 64  # px of a cut-out line given to Tesseract (text ≈ 60 % of it)
+
+
+@dataclass(frozen=True)
+class RawLine:
+    """One detected text box and what Tesseract read in it."""
+
+    text: str
+    confidence: float  # 0..1
+    quad: tuple[tuple[float, float], ...]  # four corners, clockwise from top-left
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 (axis-aligned bounds of quad)
+    alternatives: tuple[str, ...] = ()  # other readings of the same box (Korean-only model)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Another way to read a box: a Tesseract language and a line height."""
+
+    lang: str
+    height: int
+
+
+# Tried in this order on rows whose value does not parse: English alone reads 'RAYON100%' that the
+# mixed model garbles; Korean alone reads Hangul the mixed model turns into Latin; other scales
+# change which strokes merge.
+REREAD_VARIANTS = (Variant("eng", TARGET_LINE_HEIGHT), Variant("kor", TARGET_LINE_HEIGHT),
+                   Variant(TESS_LANG, 48), Variant(TESS_LANG, 88))
+
+
+class _ThreadState(threading.local):
+    detector: Any = None
+    apis: dict[str, Any] | None = None
+
+
+# Latin words a Korean care label really uses; other Latin in a line that also has Hangul is usually
+# the English model's guess at Hangul (퀄리티 -> 'Bele]'), so such lines are read again Korean-only.
+_KNOWN_LATIN_TEXT = """
+made in korea china vietnam viet nam bangladesh indonesia india cambodia myanmar turkey italy japan
+cotton poly polyester nylon rayon viscose modal tencel lyocell acrylic wool cashmere angora alpaca
+mohair silk linen spandex elastane polyurethane acetate free size one xs xxs xl xxl xxxl as oem
+"""
+KNOWN_LATIN = frozenset(_KNOWN_LATIN_TEXT.split())
+_LATIN_TOKEN = re.compile(r"[A-Za-z]{2,}")
+_MIXED_TOKEN = re.compile(r"\b(?=[A-Za-z]*\d)(?=\d*[A-Za-z])[A-Za-z\d]{2,}\b")
+LOW_CONFIDENCE = 0.5  # below this, a line is read again with the Korean-only model
+_HANGUL = re.compile(r"[가-힣]")
+
+
+class LineReader:
+    """Detect and recognise text lines; one instance per process, safe to call from many threads."""
+
+    def __init__(self, *, tessdata: str | None = None) -> None:
+        self._tessdata = tessdata
+        self._local = _ThreadState()
+        self._model_path = _det_model_path()
+
+    # --- per-thread resources ---------------------------------------------------------------------
+
+    def _detector(self) -> Any:
+        if self._local.detector is None:
+            from rapidocr_onnxruntime.ch_ppocr_det import TextDetector
+
+            self._local.detector = TextDetector({
+                "model_path": str(self._model_path), "use_cuda": False, "use_dml": False,
+                "intra_op_num_threads": 1, "inter_op_num_threads": 1,
+                "limit_side_len": 960, "limit_type": "max", "mean": [0.5, 0.5, 0.5],
+                "std": [0.5, 0.5, 0.5], "thresh": 0.3, "box_thresh": 0.5, "max_candidates": 1000,
+                "unclip_ratio": 1.6, "use_dilation": True, "score_mode": "fast",
+            })
+        return self._local.detector
+
+    def _api(self, lang: str = TESS_LANG) -> Any:
+        """This thread's Tesseract for ``lang`` (created on first use, kept for the thread's life)."""
+        if self._local.apis is None:
+            self._local.apis = {}
+        api = self._local.apis.get(lang)
+        if api is None:
+            import tesserocr
+
+            kwargs: dict[str, Any] = {"lang": lang, "psm": tesserocr.PSM.SINGLE_LINE}
+            if self._tessdata:
+                kwargs["path"] = self._tessdata
+            try:
+                api = tesserocr.PyTessBaseAPI(**kwargs)
+            except RuntimeError as exc:  # traineddata missing
+                raise ConfigError("ocr_unavailable", f"Tesseract {lang}: {exc}") from exc
+            api.SetVariable("preserve_interword_spaces", "1")
+            self._local.apis[lang] = api
+        return api
+
+    # --- work ------------------------------------------------------------------------------------
+
+    def detect(self, image: Image.Image) -> list[np.ndarray]:
+        """Text boxes (4×2 float arrays), in reading order."""
+        rgb = np.asarray(image.convert("RGB"))[:, :, ::-1]  # the detector wants BGR like cv2
+        boxes, _ = self._detector()(np.ascontiguousarray(rgb))
+        if boxes is None or len(boxes) == 0:
+            return []
+        return [np.asarray(b, dtype=np.float32) for b in boxes]
+
+    def recognise(self, gray: np.ndarray, quad: np.ndarray) -> tuple[str, float, tuple[str, ...]]:
+        """(best reading, confidence 0..1, other readings) of the line under ``quad``."""
+        crop = cut_line(gray, quad)
+        if crop is None:
+            return "", 0.0, ()
+        picture = Image.fromarray(crop)
+        text, conf = _run(self._api(), picture)
+        if not _suspicious(text) and conf >= LOW_CONFIDENCE:
+            return text, conf, ()
+        kor_text, kor_conf = _run(self._api("kor"), picture)
+        if not kor_text or kor_text == text:
+            return text, conf, ()
+        if (_unknown_latin(kor_text), -kor_conf) < (_unknown_latin(text), -conf):
+            return kor_text, kor_conf, (text,)
+        return text, conf, (kor_text,)
+
+    def reread(self, gray: np.ndarray, quad: tuple[tuple[float, float], ...], variant: Variant) -> str:
+        """Read one box again another way (used when a field's value did not make sense)."""
+        crop = cut_line(gray, np.asarray(quad, dtype=np.float32), height=variant.height)
+        if crop is None:
+            return ""
+        return _run(self._api(variant.lang), Image.fromarray(crop))[0]
+
+    def read(self, image: Image.Image, *, deadline: float | None = None) -> tuple[list[RawLine], bool]:
+        """All lines of ``image``; stops early (second value True) once ``deadline`` passes."""
+        quads = self.detect(image)
+        gray = np.asarray(image.convert("L"))
+        out: list[RawLine] = []
+        for quad in quads:
+            if deadline is not None and time.monotonic() > deadline:
+                return out, True
+            text, conf, alternatives = self.recognise(gray, quad)
+            if not text:
+                continue
+            xs, ys = quad[:, 0], quad[:, 1]
+            out.append(RawLine(
+                text=text, confidence=conf,
+                quad=tuple((float(x), float(y)) for x, y in quad),
+                box=(int(xs.min()), int(ys.min()), math.ceil(xs.max()), math.ceil(ys.max())),
+                alternatives=alternatives,
+            ))
+        return out, False
+
+
+def _run(api: Any, picture: Image.Image) -> tuple[str, float]:
+    api.SetImage(picture)
+    text = " ".join(api.GetUTF8Text().split())
+    return text, max(0, api.MeanTextConf()) / 100.0
+
+
+def _unknown_latin(text: str) -> int:
+    """Latin words that are no label word, and letter-digit mixes that are no size ('211A')."""
+    words = sum(1 for t in _LATIN_TOKEN.findall(text) if t.lower() not in KNOWN_LATIN)
+    mixed = sum(1 for t in _MIXED_TOKEN.findall(text) if t.upper() not in ("2XL", "3XL", "4XL"))
+    return words + mixed
+
+
+def _suspicious(text: str) -> bool:
+    """Hangul next to unknown Latin words or bracket-like marks (what the English model makes of
+    Hangul it does not know), or a line with no Hangul but Latin that is no label word."""
+    if _unknown_latin(text):
+        return True
+    return bool(_HANGUL.search(text)) and bool(re.search(r"[}{\]\[|]", text))
+
+
+def _det_model_path() -> Path:
+    try:
+        import rapidocr_onnxruntime
+    except ImportError as exc:
+        raise ConfigError("ocr_unavailable", "rapidocr_onnxruntime is not installed") from exc
+    path = Path(rapidocr_onnxruntime.__file__).parent / "models" / "ch_PP-OCRv4_det_infer.onnx"
+    if not path.is_file():
+        raise ConfigError("ocr_unavailable", f"text detection model missing: {path}")
+    return path
+
+
+def cut_line(gray: np.ndarray, quad: np.ndarray, *, height: int = TARGET_LINE_HEIGHT) -> np.ndarray | None:
+    """The line under ``quad``, straightened, grey, table rules removed, scaled for Tesseract."""
+    import cv2
+
+    w = int(max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[2] - quad[3])))
+    h = int(max(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2])))
+    if w < 4 or h < 4:
+        return None
+    target = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+    matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), target)
+    crop = cv2.warpPerspective(gray, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE,
+                               flags=cv2.INTER_CUBIC)
+    if h > 1.5 * w:  # vertical text: turn it
+        crop = np.rot90(crop)
+        h, w = w, h
+    scale = height / h
+    crop = cv2.resize(crop, (max(1, round(w * scale)), height),
+                      interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
+    crop = _binarise(crop)
+    pad = height  # generous white margins: Tesseract drops short crops without them
+    return cv2.copyMakeBorder(crop, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=255)
+
+
+def _binarise(crop: np.ndarray) -> np.ndarray:
+    """Dark text on white, contrast stretched; the long straight rules of ruled tables painted out."""
+    import cv2
+
+    _, binary = cv2.threshold(cv2.GaussianBlur(crop, (3, 3), 0), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    if np.mean(binary) < 127:  # light text on a dark ground
+        binary = 255 - binary
+        crop = 255 - crop
+    ink = 255 - binary
+    h, w = ink.shape
+    horizontal = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT,
+                                                                                 (max(8, int(w * 0.8)), 1)))
+    vertical = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT,
+                                                                               (1, int(h * 0.9))))
+    rules = cv2.dilate(cv2.bitwise_or(horizontal, vertical), np.ones((3, 3), np.uint8))
+    lo, hi = np.percentile(crop, (2, 98))
+    scaled = (crop.astype(np.float32) - lo) * 255.0 / max(1.0, float(hi - lo))
+    stretched: np.ndarray = np.clip(scaled, 0, 255).astype(np.uint8)
+    stretched[rules > 0] = 255
+    return stretched

@@ -1,0 +1,268 @@
+"""Turn a label's value text (as OCR read it) into a normalised value.
+
+Pure functions, also used on the seller's declared values: :func:`year_month` ('24/03' -> '2024-03'),
+:func:`size` ('m (95)' -> 'M(95)', '프리' -> 'FREE'), :func:`country` ('Made in Korea' -> '대한민국'),
+:func:`material` ('겉감: 면 80%, 폴리 20%' -> [(겉감, 면, 80), (겉감, 폴리에스터, 20)]). Each tolerates
+the usual OCR confusions (O/0, l/1, % read as 96 or 9%).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from inference.ocr import fuzzy, vocab
+
+# Letters OCR reads in place of digits, fixed only where a number is expected.
+_DIGIT_LOOKALIKES = str.maketrans({"O": "0", "o": "0", "D": "0", "Q": "0", "l": "1", "I": "1", "|": "1",
+                                   "i": "1", "!": "1", "Z": "2", "z": "2", "S": "5", "s": "5",
+                                   "B": "8", "g": "9", "q": "9", "G": "6", "b": "6", "T": "7"})
+
+
+def fix_digits(text: str) -> str:
+    return text.translate(_DIGIT_LOOKALIKES)
+
+
+# --- 제조연월 ------------------------------------------------------------------------------------
+
+_YM = re.compile(
+    r"(?<!\d)(?P<y>(?:19|20)\d{2}|\d{2})\s*(?:년|[./\-_,]|\s)\s*(?P<m>\d{1,2})(?!\d)\s*(?:월|\.)?"
+)
+_YM_COMPACT = re.compile(r"(?<!\d)(?P<y>20\d{2})(?P<m>0[1-9]|1[0-2])(?!\d)")
+
+
+def year_month(text: str) -> str | None:
+    """'2024년 03월', '2024.03', '24/03', '2024-3', '202403' -> '2024-03'; None if none is there."""
+    cleaned = _fix_number_runs(text)
+    for pattern in (_YM, _YM_COMPACT):
+        for m in pattern.finditer(cleaned):
+            y, mo = m.group("y"), int(m.group("m"))
+            year = int(y) if len(y) == 4 else 2000 + int(y)
+            if 1 <= mo <= 12 and 1990 <= year <= 2039:
+                return f"{year:04d}-{mo:02d}"
+    return None
+
+
+def _fix_number_runs(text: str) -> str:
+    """Fix look-alike letters only inside runs that are mostly digits (2O24 -> 2024, not 'Oct')."""
+    def repl(m: re.Match[str]) -> str:
+        run = m.group(0)
+        digits = sum(c.isdigit() for c in run)
+        return fix_digits(run) if digits >= max(1, len(run) - 1) else run
+
+    return re.sub(r"[0-9OoDlIi|!ZzSsBgqGbT]{2,}", repl, text)
+
+
+# --- 사이즈 --------------------------------------------------------------------------------------
+
+_LETTER = "|".join(sorted(vocab.LETTER_SIZES, key=len, reverse=True))
+_SIZE_TOKEN = rf"(?:{_LETTER}|\d{{2,3}})"
+_SIZE_PATTERNS = (
+    re.compile(rf"^(?P<a>{_LETTER})\((?P<n>\d{{2,3}})\)$"),  # M(95)
+    re.compile(rf"^(?P<n>\d{{2,3}})\((?P<a>{_LETTER})\)$"),  # 95(M)
+    re.compile(rf"^{_SIZE_TOKEN}(?:/{_SIZE_TOKEN})+$"),  # S/M/L, 55/66
+    re.compile(rf"^(?:{_LETTER})$"),
+    re.compile(r"^\d{2,3}$"),
+)
+
+
+def size(text: str) -> str | None:
+    """'M(95)', 'm (95)', 'FREE', 'F', '프리', '55', 'S/M/L' -> normalised; None if not a size."""
+    compact = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).upper()
+    compact = compact.replace("|", "/").replace("\\", "/").strip(".,;:-_'\"")
+    if not compact:
+        return None
+    if compact in {fuzzy.key(s).upper() for s in vocab.FREE_SPELLINGS} or compact.startswith("FREE"):
+        return vocab.FREE_SIZE
+    # Numbers inside a size: O->0, l->1 ('1OO' -> '100'); letter sizes keep their letters.
+    for _ in range(2):  # twice: '1OO' needs the first fix before the second O has a digit beside it
+        compact = re.sub(r"(?<=\d)[OD]|[OD](?=\d)", "0", compact)
+        compact = re.sub(r"(?<=\d)[lI]|[lI](?=\d)", "1", compact)
+    compact = _letter_from_body_size(compact)
+    if len(compact) == 1 and compact in _LETTER_MISREADS:
+        compact = _LETTER_MISREADS[compact]
+    for pattern in _SIZE_PATTERNS:
+        if pattern.match(compact):
+            if compact.isdigit() and not _plausible_number_size(compact):
+                return None
+            return compact
+    return None
+
+
+# Korean women's letter sizes and the bust size they stand for: 'M(95)'.
+_BODY_TO_LETTER = {"85": "XS", "90": "S", "95": "M", "100": "L", "105": "XL", "110": "XXL"}
+# A lone letter size OCR read as something else (no size is a single digit).
+_LETTER_MISREADS = {"5": "S", "$": "S", "1": "L", "[": "L", "|": "L", "I": "L", "W": "M"}
+
+
+def _letter_from_body_size(compact: str) -> str:
+    """'5(90)' or '[(100)': the letter before a bust size is garbled; the bust size tells it."""
+    m = re.fullmatch(r"(?P<a>[^()]{1,3})\((?P<n>\d{2,3})\)", compact)
+    if m and m.group("a") not in vocab.LETTER_SIZES and m.group("n") in _BODY_TO_LETTER:
+        return f"{_BODY_TO_LETTER[m.group('n')]}({m.group('n')})"
+    return compact
+
+
+def _plausible_number_size(number: str) -> bool:
+    return number in vocab.KR_NUMERIC_SIZES or number in vocab.BODY_SIZES or number in vocab.WAIST_SIZES
+
+
+def size_in(text: str) -> str | None:
+    """The first size found in a longer value ('S / M / L (free)' or 'M(95) 기준')."""
+    whole = size(text)
+    if whole:
+        return whole
+    for token in re.split(r"[\s,;]+", text):
+        found = size(token)
+        if found:
+            return found
+    return None
+
+
+# --- 제조국 --------------------------------------------------------------------------------------
+
+
+def country(text: str) -> tuple[str, float] | None:
+    """'대한민국', '한국', 'MADE IN KOREA', 'Made in China' -> ('대한민국' | '중국'…, similarity)."""
+    compact = fuzzy.key(text)
+    compact = re.sub(r"^(madein|made|제조국|원산지)", "", compact)
+    compact = re.sub(r"(산|제)$", "", compact) if len(compact) > 2 else compact
+    if not compact:
+        return None
+    found = fuzzy.best("country", compact, cutoff=70)
+    if found:
+        return found
+    # A longer value ('중국 (OEM)'): try each word.
+    for word in re.split(r"[\s,/()]+", text):
+        found = fuzzy.best("country", word, cutoff=75) if len(fuzzy.key(word)) > 1 else None
+        if found:
+            return found
+    return None
+
+
+# --- 소재 ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Composition:
+    part: str
+    fiber: str
+    percent: int
+    similarity: float  # how close the fiber word was to the vocabulary (1.0 = exact)
+
+
+# A number then a percent sign (or what OCR makes of one: 96, 9%, %6, o/o).
+_PCT = re.compile(r"(?<![0-9])(?P<num>[0-9OolI|]{1,3})\s*(?P<pct>%|96|9%|%6|°/o|o/o|/o|퍼센트)")
+
+
+def material(text: str) -> list[Composition]:
+    """Every (part, fiber, percent) in ``text``; a fiber with no part before it is the shell (겉감).
+
+    The words between one percentage and the next name the fiber (last word) and maybe the part.
+    """
+    text = unicodedata.normalize("NFKC", text)
+    out: list[Composition] = []
+    part = vocab.DEFAULT_PART
+    totals: dict[str, int] = {}
+    prev_end = 0
+    for m in _PCT.finditer(text):
+        words = [w for w in re.split(r"[^A-Za-z가-힣ㄱ-ㅣ]+", text[prev_end:m.start()]) if w]
+        prev_end = m.end()
+        if not words:
+            continue
+        fiber_word = words[-1]
+        named_part = None
+        for w in words[:-1]:  # words before the fiber may name the part ('겉감: 면 80%')
+            found_part = fuzzy.best("part", w, cutoff=70)
+            if found_part:
+                named_part = found_part[0]
+        fiber = fuzzy.best("fiber", fiber_word, cutoff=70)
+        if fiber is None and len(words) >= 2:  # a fiber of two words ('오리 솜털')
+            fiber = fuzzy.best("fiber", "".join(words[-2:]), cutoff=70)
+        if fiber is None:
+            found_part = fuzzy.best("part", fiber_word, cutoff=70)
+            if found_part:  # '겉감 100%' names no fiber; keep the part for what follows
+                part = found_part[0]
+            continue
+        num = fix_digits(m.group("num"))
+        if not num.isdigit() or int(num) == 0:
+            continue
+        similarity = fiber[1]
+        if named_part:
+            part = named_part
+        elif totals.get(part, 0) >= 100:
+            # The part already adds up to 100, so a new part began whose name OCR lost.
+            part, similarity = _unnamed_part(fiber[0], words[:-1], set(totals)), similarity * 0.6
+        totals[part] = totals.get(part, 0) + int(num)
+        out.append(Composition(part, fiber[0], int(num), similarity))
+    return _repair_sums(out)
+
+
+_DOWN = ("오리솜털", "오리깃털", "거위솜털", "거위깃털")
+
+
+def _unnamed_part(fiber: str, words: list[str], used: set[str]) -> str:
+    """Best guess for a part whose name was misread: down is filling; else the closest part name
+    to whatever was read; else the lining, the usual second part."""
+    if fiber in _DOWN:
+        return "충전재"
+    for w in words:
+        found = fuzzy.best("part", w, cutoff=40)
+        if found and found[0] not in used:
+            return found[0]
+    for candidate in ("안감", "배색", "충전재"):
+        if candidate not in used:
+            return candidate
+    return "기타"
+
+
+def _repair_sums(items: list[Composition]) -> list[Composition]:
+    """Percentages of one part must add up to 100; fix one misread number when that makes it so."""
+    by_part: dict[str, list[int]] = {}
+    for i, c in enumerate(items):
+        by_part.setdefault(c.part, []).append(i)
+    fixed = list(items)
+    for indexes in by_part.values():
+        total = sum(items[i].percent for i in indexes)
+        if total == 100:
+            continue
+        for i in indexes:
+            c = items[i]
+            alternative = 100 - (total - c.percent)
+            if 0 < alternative <= 100 and _is_misread(c.percent, alternative):
+                fixed[i] = Composition(c.part, c.fiber, alternative, c.similarity)
+                break
+    return fixed
+
+
+def _is_misread(read: int, alternative: int) -> bool:
+    """Could OCR have read ``alternative`` as ``read``? (a dropped/extra digit, 8<->6/3/0, 1<->7)."""
+    a, b = str(read), str(alternative)
+    if len(a) != len(b):
+        return a.startswith(b) or a.endswith(b) or b.startswith(a) or b.endswith(a)
+    confusable = {frozenset(p) for p in ("86", "83", "80", "17", "10", "56", "58", "30", "90", "69",
+                                         "35", "25", "49", "47", "00")}
+    diffs = [(x, y) for x, y in zip(a, b, strict=True) if x != y]
+    return len(diffs) == 1 and frozenset(diffs[0]) in confusable
+
+
+def unexplained_percentages(text: str) -> int:
+    """How many percentages in ``text`` no composition was read for ('&001100%': the fiber is lost)."""
+    return max(0, len(_PCT.findall(unicodedata.normalize("NFKC", text))) - len(material(text)))
+
+
+def material_sums_ok(items: list[Composition]) -> bool:
+    totals: dict[str, int] = {}
+    for c in items:
+        totals[c.part] = totals.get(c.part, 0) + c.percent
+    return bool(totals) and all(t == 100 for t in totals.values())
+
+
+def format_material(items: list[Composition] | list[tuple[str, str, int]]) -> str:
+    """'겉감: 면 80%, 폴리에스터 20% / 안감: 폴리에스터 100%'."""
+    parts: dict[str, list[str]] = {}
+    for item in items:
+        part, fiber, pct = (item.part, item.fiber, item.percent) if isinstance(item, Composition) else item
+        parts.setdefault(part, []).append(f"{fiber} {pct}%")
+    return " / ".join(f"{p}: {', '.join(v)}" for p, v in parts.items())
