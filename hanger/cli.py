@@ -21,7 +21,9 @@ from hanger.errors import HangerError
 from hanger.settings import Settings
 
 # Packages that contribute subcommands: module path -> what it adds (for the help text).
-PLUGIN_MODULES = ("inference.cli", "adapters.cli", "db.cli", "db.md_cli", "streams.cli", "bench.cli")
+PLUGIN_MODULES = (
+    "inference.cli", "adapters.cli", "db.cli", "db.md_cli", "streams.cli", "bench.cli", "inference.ocr.cli",
+)
 
 
 def _print_json(data: Any) -> None:
