@@ -54,16 +54,21 @@ async def _produce_raw(settings: Settings, topic: str, events: list[ProductSubmi
 
 
 async def _consume(consumer: AIOKafkaConsumer, n: int, parse: Any) -> float:
+    """Seconds to fetch and parse n records, timed from the first fetched batch: joining a consumer
+    group (ours) or not (the raw baseline) is a one-off start-up cost, not throughput."""
     await consumer.start()
     try:
         seen = 0
-        start = time.perf_counter()
+        start: float | None = None
         while seen < n:
             batch = await consumer.getmany(timeout_ms=1000, max_records=1000)
+            if batch and start is None:
+                start = time.perf_counter()
             for records in batch.values():
                 for r in records:
                     parse(r.value)
                     seen += 1
+        assert start is not None
         return time.perf_counter() - start
     finally:
         await consumer.stop()
