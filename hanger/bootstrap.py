@@ -11,11 +11,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hanger.errors import ConfigError
 from hanger.settings import Settings
 from streams.app import EnrichRuntime
 
 if TYPE_CHECKING:
     from inference.async_classifier import AsyncClassifier
+    from streams.attributes import AttributeStage
 
 
 def configure_logging(settings: Settings) -> None:
@@ -40,6 +42,24 @@ def load_classifier(settings: Settings, model_path: Path | None = None) -> Async
     return AsyncClassifier(classifier, workers=settings.inference_workers)
 
 
+def load_attribute_stage(settings: Settings) -> AttributeStage:
+    """The care-label OCR stage (inference.ocr), with its own thread pool."""
+    from inference.ocr import LabelReader
+    from inference.ocr.screening import parse_word_list
+    from streams.attributes import AttributeStage
+
+    words = None
+    if settings.ocr_prohibited_words_path is not None:
+        try:
+            words = parse_word_list(settings.ocr_prohibited_words_path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError("bad_config", f"prohibited word list {settings.ocr_prohibited_words_path}: "
+                              f"{exc.strerror or exc}") from exc
+    reader = LabelReader(timeout_s=settings.ocr_timeout_s, prohibited_words=words)
+    roles = [r.strip() for r in settings.ocr_roles.split(",") if r.strip()]
+    return AttributeStage(reader, roles=roles, workers=settings.ocr_workers)
+
+
 async def build_enrich_runtime(settings: Settings, *, group_id: str) -> EnrichRuntime:
     from db.repository import PgEnrichmentStore, create_pool
     from hanger.kafka import DeadLetters, TransactionalPublisher
@@ -56,6 +76,7 @@ async def build_enrich_runtime(settings: Settings, *, group_id: str) -> EnrichRu
     threshold = settings.auto_approve_threshold
     if threshold is None:
         threshold = classifier.auto_approve_threshold
+    attributes = load_attribute_stage(settings) if settings.ocr_enabled else None
     enricher = Enricher(
         classifier=classifier,
         fetcher=fetcher,
@@ -64,6 +85,7 @@ async def build_enrich_runtime(settings: Settings, *, group_id: str) -> EnrichRu
         dead_letters=DeadLetters(None, stage="enrich"),
         threshold=threshold,
         shadow=shadow,
+        attributes=attributes,
     )
     publisher = TransactionalPublisher(
         settings, transactional_id=f"{settings.group('enrich')}.{settings.worker_id}"
@@ -74,6 +96,8 @@ async def build_enrich_runtime(settings: Settings, *, group_id: str) -> EnrichRu
         classifier.close()
         if shadow is not None:
             shadow.close()
+        if attributes is not None:
+            attributes.close()
 
     return EnrichRuntime(
         settings=settings,

@@ -143,11 +143,34 @@ class Classification(_Event):
     model: ModelInfo
 
 
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in the image's pixels
+
+
+class MaterialComponent(_Event):
+    """One fiber of one part of a garment: 겉감 면 80 %."""
+
+    part: str
+    fiber: str
+    percent: int = Field(ge=0, le=100)
+
+
 class ExtractedValue(_Event):
     value: str
     source: AttributeSource
     confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     evidence: str | None = None  # e.g. the OCR text line it came from
+    image_order: int | None = None  # the image it was read from (ImageRef.order)
+    box: Box | None = None  # where in that image
+    components: tuple[MaterialComponent, ...] = ()  # material only: the structured composition
+
+
+class TextFinding(_Event):
+    """Text found in an image that an MD must look at (a prohibited word), with where it is."""
+
+    word: str  # the list entry it matched
+    text: str  # the line as read
+    image_order: int
+    box: Box | None = None
 
 
 class Flags(_Event):
@@ -155,6 +178,8 @@ class Flags(_Event):
     low_confidence: bool = False
     unmapped_declared_category: bool = False
     prohibited_text: tuple[str, ...] = ()
+    prohibited_found: tuple[TextFinding, ...] = ()  # each word with its image and box
+    attribute_mismatches: tuple[str, ...] = ()  # e.g. "material: declared 면 100%, label 폴리에스터 100%"
     image_problems: tuple[str, ...] = ()
 
 
@@ -169,6 +194,7 @@ class ProductEnriched(_Event):
     submission: ProductSubmitted
     classification: Classification | None  # None when no image could be classified
     attributes_extracted: dict[str, ExtractedValue] = Field(default_factory=dict)
+    keywords: tuple[str, ...] = ()  # searchable words read from the product's images
     flags: Flags = Flags()
     route: Route
     enriched_at: dt.datetime

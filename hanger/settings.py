@@ -116,6 +116,12 @@ class Settings(BaseSettings):
     retry_attempts: int = Field(default=8, ge=1)
 
     # --- Care-label OCR (inference.ocr) ------------------------------------------------------------
+    ocr_enabled: bool = Field(default=True, description="Run the care-label OCR stage in the stream.")
+    ocr_roles: str = Field(
+        default="label,detail",
+        description="Image roles the stream reads text from (comma separated: label, detail, main).",
+    )
+    ocr_workers: int = Field(default=1, ge=1, le=16, description="OCR threads per enrich worker.")
     ocr_timeout_s: float = Field(
         default=10.0, gt=0, description="Time box per image for care-label OCR; past it the reading "
         "is returned partial (timed_out=true).",

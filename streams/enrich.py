@@ -26,6 +26,8 @@ from hanger.errors import ImageError, InputError
 from hanger.events import (
     ApprovalRequested,
     Classification,
+    ImageRef,
+    ImageRole,
     ModelInfo,
     ProductEnriched,
     ProductSubmitted,
@@ -36,6 +38,7 @@ from hanger.events import (
 from hanger.kafka import DeadLetters, Original
 from hanger.taxonomy import Taxonomy
 from streams import metrics
+from streams.attributes import AttributeReaderPort, Findings
 from streams.routing import Decision, candidate_categories, decide, route_for
 
 log = logging.getLogger(__name__)
@@ -93,6 +96,7 @@ class _Computed:
     submission: ProductSubmitted
     classification: Classification | None
     decision: Decision
+    findings: Findings
 
 
 @dataclass
@@ -104,6 +108,7 @@ class Enricher:
     dead_letters: DeadLetters
     threshold: float
     shadow: ClassifierPort | None = None  # a candidate model: recorded for comparison, not routed
+    attributes: AttributeReaderPort | None = None  # care-label OCR, screening, keywords
 
     async def handle(self, original: Original) -> Outcome:
         """Handle one wire message (a batch of one)."""
@@ -177,7 +182,8 @@ class Enricher:
 
         async def attempt(submission: ProductSubmitted) -> _Computed | None:
             try:
-                return await self._compute(submission, shadow, shadow.auto_approve_threshold)
+                return await self._compute(submission, shadow, shadow.auto_approve_threshold,
+                                           read_attributes=False)
             except ImageError:
                 return None
 
@@ -188,23 +194,37 @@ class Enricher:
             await self.store.save_results(results, shadow=True)
 
     async def _compute(
-        self, submission: ProductSubmitted, classifier: ClassifierPort, threshold: float
+        self, submission: ProductSubmitted, classifier: ClassifierPort, threshold: float,
+        *, read_attributes: bool = True,
     ) -> _Computed:
-        images, problems = await self._fetch_images(submission)
+        fetched, problems = await self._fetch_images(submission)
+        # Care-label photos tell the notice fields, not the garment type: the classifier sees the
+        # other images (main first); OCR runs beside it in its own thread pool.
+        garment = [data for ref, data in fetched if ref.role != ImageRole.LABEL]
+        reading = (asyncio.create_task(self.attributes.read(submission, fetched))
+                   if self.attributes is not None and read_attributes else None)
         classification: Classification | None = None
-        if images:
-            try:
-                with metrics.INFERENCE_SECONDS.time():
-                    prediction = await classifier.classify_images(images)
-                classification = prediction.classification
-                problems += list(prediction.image_problems)
-            except ImageError as exc:
-                problems.append(f"all_images: {exc.code}")
+        try:
+            if garment:
+                try:
+                    with metrics.INFERENCE_SECONDS.time():
+                        prediction = await classifier.classify_images(garment)
+                    classification = prediction.classification
+                    problems += list(prediction.image_problems)
+                except ImageError as exc:
+                    problems.append(f"all_images: {exc.code}")
+            findings = await reading if reading is not None else Findings()
+        finally:
+            if reading is not None and not reading.done():
+                reading.cancel()
         decision = decide(
             submission, classification, taxonomy=self.taxonomy, threshold=threshold,
             image_problems=tuple(problems),
+            prohibited_text=tuple(dict.fromkeys(f.word for f in findings.prohibited)),
+            prohibited_found=findings.prohibited,
+            attribute_mismatches=findings.mismatches,
         )
-        return _Computed(submission, classification, decision)
+        return _Computed(submission, classification, decision, findings)
 
     async def _finish(self, computed: Sequence[_Computed]) -> list[ProductEnriched]:
         """Look up the responsible MDs of those needing one (one query) and build the events."""
@@ -220,6 +240,8 @@ class Enricher:
             ProductEnriched(
                 submission=c.submission,
                 classification=c.classification,
+                attributes_extracted=c.findings.attributes,
+                keywords=c.findings.keywords,
                 flags=c.decision.flags,
                 route=route_for(c.decision, md_of.get(id(c))),
                 enriched_at=now,
@@ -227,20 +249,23 @@ class Enricher:
             for c in computed
         ]
 
-    async def _fetch_images(self, submission: ProductSubmitted) -> tuple[list[bytes], list[str]]:
+    async def _fetch_images(
+        self, submission: ProductSubmitted
+    ) -> tuple[list[tuple[ImageRef, bytes]], list[str]]:
         """Main image first, then the others in order; a bad image is a problem, not a failure."""
-        ordered = sorted(submission.images, key=lambda i: (i.role != "main", i.order))
+        ordered = sorted(submission.images, key=lambda i: (i.role != ImageRole.MAIN, i.order))
         results = await asyncio.gather(
             *(self.fetcher.fetch(img.uri) for img in ordered), return_exceptions=True
         )
-        images, problems = [], []
+        images: list[tuple[ImageRef, bytes]] = []
+        problems: list[str] = []
         for img, result in zip(ordered, results, strict=True):
             if isinstance(result, ImageError):
                 problems.append(f"image[{img.order}]: {result.code}")
             elif isinstance(result, BaseException):
                 raise result  # transient: let the caller retry the whole message
             else:
-                images.append(result)
+                images.append((img, result))
         return images, problems
 
     def _approval_request(self, enriched: ProductEnriched) -> ApprovalRequested:

@@ -24,6 +24,13 @@ INFERENCE_SECONDS = Histogram(
     "hanger_inference_seconds", "Classification time per submission (all its images).",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5), registry=REGISTRY,
 )
+OCR_SECONDS = Histogram(
+    "hanger_ocr_seconds", "Care-label OCR time per image.",
+    buckets=(0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0), registry=REGISTRY,
+)
+OCR_TIMEOUTS = Counter(
+    "hanger_ocr_timeouts_total", "Images whose OCR hit its time box (partial reading).", registry=REGISTRY
+)
 BATCH_SECONDS = Histogram(
     "hanger_enrich_batch_seconds", "Time to handle and commit one batch.",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0), registry=REGISTRY,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hanger.events import Classification, Flags, ProductSubmitted, Route, RouteKind
+from hanger.events import Classification, Flags, ProductSubmitted, Route, RouteKind, TextFinding
 from hanger.taxonomy import Taxonomy
 
 
@@ -41,6 +41,8 @@ def decide(
     threshold: float,
     image_problems: tuple[str, ...] = (),
     prohibited_text: tuple[str, ...] = (),
+    prohibited_found: tuple[TextFinding, ...] = (),
+    attribute_mismatches: tuple[str, ...] = (),
 ) -> Decision:
     declared = submission.declared_category.taxonomy_id
     unmapped = declared is None
@@ -61,11 +63,15 @@ def decide(
         reasons.append("image_problems")
     if prohibited_text:
         reasons.append("prohibited_text")
+    if attribute_mismatches:
+        reasons.append("attribute_mismatch")
     flags = Flags(
         category_mismatch=mismatch,
         low_confidence=low,
         unmapped_declared_category=unmapped,
         prohibited_text=prohibited_text,
+        prohibited_found=prohibited_found,
+        attribute_mismatches=attribute_mismatches,
         image_problems=image_problems,
     )
     kind = RouteKind.NEEDS_MD if reasons else RouteKind.AUTO_APPROVED

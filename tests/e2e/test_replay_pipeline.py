@@ -39,7 +39,7 @@ from streams.replay import ReplayPlan, replay
 from tests.conftest import read_topic
 from tests.e2e.test_crash_recovery import start_worker
 from tests.e2e.test_enrich_slice import product, worker_env
-from tests.reliability.test_faults import stop
+from tests.reliability.harness import stop
 
 pytestmark = pytest.mark.e2e
 

@@ -39,6 +39,7 @@ async def test_fault_loses_and_duplicates_nothing(
     assert (figures.lost, figures.duplicated, figures.md_duplicated) == (0, 0, 0)
 
 
+@pytest.mark.timeout(7200)
 async def test_soak_every_fault_in_one_long_run(
     settings: Settings, base_settings: Settings, tmp_path: Path, unique: str, soak: int,
 ) -> None:
