@@ -21,7 +21,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-BENCHMARKS = ("bench_inference", "bench_adapters", "bench_kafka", "bench_stream")
+BENCHMARKS = ("bench_inference", "bench_adapters", "bench_kafka", "bench_stream", "bench_ocr")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
