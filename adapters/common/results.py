@@ -9,12 +9,14 @@ cells the seller left empty) and which status to report.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-from adapters.common.categories import taxonomy_label
+from adapters.common.categories import replacement_code, taxonomy_label
 from adapters.common.notices import ATTRIBUTE_FIELDS
+from adapters.common.pipeline import Native, copy_native
 from hanger.events import (
     DecisionKind,
+    Portal,
     ProductRegistered,
     ProductRejected,
     ResultEvent,
@@ -82,3 +84,16 @@ def final_taxonomy(event: ResultEvent) -> str | None:
     if event.classification is not None:
         return event.classification.taxonomy_id
     return event.submission.declared_category.taxonomy_id
+
+
+def answer_body(portal: Portal, event: ResultEvent, original: Native,
+                category_field: str) -> tuple[ReturnInfo, dict[str, Any]]:
+    """What ``event`` means for the portal, and a copy of the body as sent with our category code
+    in ``category_field`` (a top-level number) when we own one: how the ``from_canonical`` of
+    Coupang's Open API and TMON start."""
+    info = return_info(event)
+    body: dict[str, Any] = copy_native(original["body"])
+    code = replacement_code(portal, body.get(category_field), info.taxonomy_id)
+    if code:
+        body[category_field] = int(code)
+    return info, body

@@ -33,7 +33,7 @@ from adapters.common.notices import (
     norm,
 )
 from adapters.common.pipeline import Context, Native, copy_native
-from adapters.common.results import ReturnInfo, final_taxonomy, return_info
+from adapters.common.results import ReturnInfo, answer_body, final_taxonomy, return_info
 from adapters.common.safety import is_formula_like
 from adapters.common.validate import list_at, parse_krw
 from adapters.coupang_wings import native as n
@@ -379,11 +379,7 @@ def read_api_product(body: dict[str, Any]) -> Draft:
 
 
 def api_from_canonical(event: ResultEvent, original: Native) -> Native:
-    info = return_info(event)
-    body: dict[str, Any] = copy_native(original["body"])
-    code = replacement_code(PORTAL, body.get("displayCategoryCode"), info.taxonomy_id)
-    if code:
-        body["displayCategoryCode"] = int(code)
+    info, body = answer_body(PORTAL, event, original, "displayCategoryCode")
     taxonomy_id = final_taxonomy(event)
     for item in body.get("items", []):
         _fill_api_notices(item, info, taxonomy_id)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.common.canonical import Draft, body_to_canonical
-from adapters.common.categories import replacement_code
 from adapters.common.compiled import CompiledSpec
 from adapters.common.issues import Issue, error
 from adapters.common.notices import (
@@ -21,8 +20,8 @@ from adapters.common.notices import (
     is_clothing_taxonomy,
     norm,
 )
-from adapters.common.pipeline import Context, Native, copy_native
-from adapters.common.results import ReturnInfo, final_taxonomy, return_info
+from adapters.common.pipeline import Context, Native
+from adapters.common.results import ReturnInfo, answer_body, final_taxonomy
 from adapters.common.validate import list_at
 from adapters.tmon import native as n
 from hanger.events import ImageRole, Portal, ProductSubmitted, ResultEvent
@@ -93,11 +92,7 @@ def read_deal(body: dict[str, Any]) -> Draft:
 
 
 def from_canonical(event: ResultEvent, original: Native) -> Native:
-    info = return_info(event)
-    deal: dict[str, Any] = copy_native(original["body"])
-    code = replacement_code(PORTAL, deal.get("categoryNo"), info.taxonomy_id)
-    if code:
-        deal["categoryNo"] = int(code)
+    info, deal = answer_body(PORTAL, event, original, "categoryNo")
     _fill_product_infos(deal, info, final_taxonomy(event))
     deal["status"] = info.status_ko
     deal["salesStatus"] = n.READ_BACK_SALES_STATUS
