@@ -122,10 +122,14 @@ def is_clothing_taxonomy(taxonomy_id: str | None) -> bool:
 
 def clothing_values(current: Mapping[str, object], fill: Mapping[str, str]) -> dict[str, str]:
     """Values to write into a 의류 notice: for each item *name* whose current value is blank, the
-    extracted value, else the placeholder (portals require all nine items to be filled)."""
+    extracted value, else the placeholder (portals require all nine items to be filled); an item
+    the seller left as "상세페이지 참조" gets the extracted value when there is one (the value read
+    from the care-label photo of that very detail page), else stays as the seller wrote it."""
     out: dict[str, str] = {}
     for name, field in CLOTHING_ITEMS:
-        if not is_blank(current.get(name)):
-            continue
-        out[name] = fill.get(field, PLACEHOLDER)
+        value = current.get(name)
+        if is_blank(value):
+            out[name] = fill.get(field, PLACEHOLDER)
+        elif isinstance(value, str) and is_placeholder(value) and fill.get(field):
+            out[name] = fill[field]
     return out
