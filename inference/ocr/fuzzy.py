@@ -99,3 +99,19 @@ def field_key_prefix(text: str) -> tuple[str, int, float] | None:
     if rest and not re.match(r"\s|[:：|\]\)>】」\-=.]", rest) and score < 1.0:
         return None
     return field, end, score
+
+
+def one_syllable_fiber(word: str) -> tuple[str, float] | None:
+    """A one-syllable fiber (면, 울, 마, 견, 모) one jamo away from ``word``, or else the one fiber
+    whose name starts with ``word``, if exactly one does. Only safe where a fiber is expected (the
+    word right before a percentage)."""
+    if len(word) != 1 or not "가" <= word <= "힣":
+        return None
+    target = jamo(word)
+    found = {canon for spelling, canon in _choices("fiber").items()
+             if len(unicodedata.normalize("NFC", spelling)) == 1
+             and Levenshtein.distance(spelling, target) <= 1}
+    if not found:  # the first syllable of a longer name, the rest lost (린 for 린넨)
+        found = {canon for spelling, canon in _choices("fiber").items()
+                 if unicodedata.normalize("NFC", spelling).startswith(word)}
+    return (found.pop(), 0.7) if len(found) == 1 else None

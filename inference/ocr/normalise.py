@@ -150,10 +150,12 @@ class Composition:
     fiber: str
     percent: int
     similarity: float  # how close the fiber word was to the vocabulary (1.0 = exact)
+    garbled: bool = False  # the number was read with letters in it ('IS%' for 95%)
 
 
 # A number then a percent sign (or what OCR makes of one: 96, 9%, %6, o/o).
-_PCT = re.compile(r"(?<![0-9])(?P<num>[0-9OolI|]{1,3})\s*(?P<pct>%|96|9%|%6|°/o|o/o|/o|퍼센트)")
+# Letters in the number: a fiber glued to its number ('RAYON95%') is often read 'RAYONIS%'.
+_PCT = re.compile(r"(?<![0-9])(?P<num>[0-9OolI|SZBGgq]{1,3})\s*(?P<pct>%|96|9%|%6|°/o|o/o|/o|퍼센트)")
 
 
 def material(text: str) -> list[Composition]:
@@ -161,7 +163,7 @@ def material(text: str) -> list[Composition]:
 
     The words between one percentage and the next name the fiber (last word) and maybe the part.
     """
-    text = unicodedata.normalize("NFKC", text)
+    text = _percent_read_as_digit(unicodedata.normalize("NFKC", text))
     out: list[Composition] = []
     part = vocab.DEFAULT_PART
     totals: dict[str, int] = {}
@@ -181,11 +183,16 @@ def material(text: str) -> list[Composition]:
         if fiber is None and len(words) >= 2:  # a fiber of two words ('오리 솜털')
             fiber = fuzzy.best("fiber", "".join(words[-2:]), cutoff=70)
         if fiber is None:
+            fiber = fuzzy.one_syllable_fiber(fiber_word)  # 움 for 울, right before a percentage
+        if fiber is None:
             found_part = fuzzy.best("part", fiber_word, cutoff=70)
             if found_part:  # '겉감 100%' names no fiber; keep the part for what follows
                 part = found_part[0]
             continue
-        num = fix_digits(m.group("num"))
+        raw_num = m.group("num")
+        if not any(c.isdigit() for c in raw_num) and not re.search(r"[A-Z]$", fiber_word):
+            continue  # letters alone count as a number only glued to an upper-case fiber name
+        num = fix_digits(raw_num)
         if not num.isdigit() or int(num) == 0:
             continue
         similarity = fiber[1]
@@ -195,8 +202,24 @@ def material(text: str) -> list[Composition]:
             # The part already adds up to 100, so a new part began whose name OCR lost.
             part, similarity = _unnamed_part(fiber[0], words[:-1], set(totals)), similarity * 0.6
         totals[part] = totals.get(part, 0) + int(num)
-        out.append(Composition(part, fiber[0], int(num), similarity))
+        out.append(Composition(part, fiber[0], int(num), similarity, garbled=not raw_num.isdigit()))
     return _repair_sums(out)
+
+
+def _percent_read_as_digit(text: str) -> str:
+    """'80%' read as '800' or '20%' as '2006': a number over 100 with no percent sign after it
+    whose tail is what OCR makes of '%' becomes a percentage."""
+    def repl(m: re.Match[str]) -> str:
+        run = m.group(0)
+        if int(run) <= 100:
+            return run
+        for k in (3, 2, 1):
+            head, tail = run[:k], run[k:]
+            if tail in ("0", "6", "06", "96") and 1 <= int(head) <= 100:
+                return f"{head}%"
+        return run
+
+    return re.sub(r"(?<![0-9.,:/\-])\d{3,4}(?![0-9%℃°])", repl, text)
 
 
 _DOWN = ("오리솜털", "오리깃털", "거위솜털", "거위깃털")
@@ -227,12 +250,15 @@ def _repair_sums(items: list[Composition]) -> list[Composition]:
         total = sum(items[i].percent for i in indexes)
         if total == 100:
             continue
-        for i in indexes:
+        garbled = [i for i in indexes if items[i].garbled]
+        # One number read with letters in it: the others fix it. Else one confusable digit.
+        candidates = garbled if len(garbled) == 1 else [
+            i for i in indexes if _is_misread(items[i].percent, 100 - (total - items[i].percent))]
+        for i in candidates[:1]:
             c = items[i]
             alternative = 100 - (total - c.percent)
-            if 0 < alternative <= 100 and _is_misread(c.percent, alternative):
-                fixed[i] = Composition(c.part, c.fiber, alternative, c.similarity)
-                break
+            if 0 < alternative <= 100:
+                fixed[i] = Composition(c.part, c.fiber, alternative, c.similarity * 0.8, c.garbled)
     return fixed
 
 

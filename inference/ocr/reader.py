@@ -148,7 +148,8 @@ class LabelReader:
                 trial = list(rows)
                 for i in indexes:
                     text = " ".join(self._engine.reread(gray, line.quad, variant) for line in grouped[i][1])
-                    trial[i] = dataclasses.replace(rows[i], text=text, confidence=rows[i].confidence * 0.9)
+                    trial[i] = dataclasses.replace(rows[i], text=text, confidence=rows[i].confidence * 0.9,
+                                                   alternatives=(rows[i].text, *rows[i].alternatives))
                 retried = interpret(trial, role=role, screener=self._screener)
                 if _field_valid(retried, name):
                     rows = [trial[i] if i in indexes else rows[i] for i in range(len(rows))]
@@ -168,7 +169,7 @@ def _field_valid(reading: LabelReading, name: str) -> bool:
         items = [normalise.Composition(m.part, m.fiber, m.percent, 1.0) for m in reading.material]
         if not items or not normalise.material_sums_ok(items):
             return False
-        block = " ".join(e.value for e in _entries(reading.lines) if _material_like(e))
+        block = " ".join(_best_material_reading(e) for e in _entries(reading.lines) if _material_like(e))
         return normalise.unexplained_percentages(block) == 0
     return getattr(reading, name) is not None
 
@@ -243,21 +244,46 @@ class _Entry:
     key_score: float
     value: str
     row: TextBox
+    other_values: tuple[str, ...] = ()  # the value in the row's other readings
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        return (self.value, *self.other_values)
 
 
 _VALUE_LEAD = re.compile(r"^[\s:：|\-=.\]）)>】」;]+")
 
 
+def _split_key(text: str) -> tuple[str | None, float, str]:
+    found = field_key_prefix(text)
+    if found:
+        name, end, score = found
+        return name, score, _VALUE_LEAD.sub("", text[end:]).strip()
+    return None, 0.0, text
+
+
 def _entries(rows: Sequence[TextBox]) -> list[_Entry]:
     out = []
     for row in rows:
-        found = field_key_prefix(row.text)
-        if found:
-            name, end, score = found
-            out.append(_Entry(name, score, _VALUE_LEAD.sub("", row.text[end:]).strip(), row))
-        else:
-            out.append(_Entry(None, 0.0, row.text, row))
+        name, score, value = _split_key(row.text)
+        others = []
+        for alternative in row.alternatives:
+            alt_name, alt_score, alt_value = _split_key(alternative)
+            if name is None and alt_name is not None:  # the other reading found the key
+                name, score = alt_name, alt_score * 0.9
+            others.append(alt_value if alt_name else alternative)
+        out.append(_Entry(name, score, value, row, tuple(others)))
     return out
+
+
+def _material_score(text: str) -> tuple[int, int]:
+    items = normalise.material(text)
+    return sum(1 for c in items if c.similarity >= 0.8), -normalise.unexplained_percentages(text)
+
+
+def _best_material_reading(entry: _Entry) -> str:
+    """Of a row's readings, the one that explains most percentages with known fibers."""
+    return max(entry.values, key=_material_score)
 
 
 def _field(value: str, confidence: float, row: TextBox) -> Field:
@@ -293,7 +319,7 @@ def _read_material(entries: Sequence[_Entry]) -> tuple[list[normalise.Compositio
         blocks.append(current)
     scored: list[tuple[bool, bool, int, list[_Entry], list[normalise.Composition]]] = []
     for block in blocks:
-        items = normalise.material(" ".join(e.value for e in block))
+        items = normalise.material(" ".join(_best_material_reading(e) for e in block))
         if items:
             keyed = any(e.field == "material" for e in block)
             scored.append((keyed, normalise.material_sums_ok(items), -len(scored), block, items))
@@ -317,7 +343,7 @@ def _material_like(entry: _Entry) -> bool:
         return True
     if entry.field is not None:
         return False
-    return "%" in entry.value or bool(normalise.material(entry.value))
+    return any("%" in v or bool(normalise.material(v)) for v in entry.values)
 
 
 def _first_value(entries: Sequence[_Entry], name: str, parse: _Parser) -> Field | None:
@@ -325,11 +351,12 @@ def _first_value(entries: Sequence[_Entry], name: str, parse: _Parser) -> Field 
         if entry.field != name:
             continue
         for n in _neighbours(entries, i):
-            parsed = parse(n.value)
-            if parsed is not None:
-                value, similarity = parsed
-                penalty = 1.0 if n is entry else 0.8
-                return _field(value, n.row.confidence * entry.key_score * similarity * penalty, n.row)
+            for k, text in enumerate(n.values):
+                parsed = parse(text)
+                if parsed is not None:
+                    value, similarity = parsed
+                    penalty = (1.0 if n is entry else 0.8) * (1.0 if k == 0 else 0.9)
+                    return _field(value, n.row.confidence * entry.key_score * similarity * penalty, n.row)
     return None
 
 

@@ -5,7 +5,9 @@ NFKC, lower case; Hangul split into jamo (so ``ㅉㅏㄱ퉁`` and ``짝퉁`` are
 of jamo read as jamo between Hangul (``O``→ㅇ, ``l``/``1``/``|``→ㅣ); digits for letters in Latin words
 (``rep1ica``, ``f4ke``); then everything that is not a letter dropped (``짝 퉁``, ``레.플.리.카``).
 A word is found when its skeleton occurs in the line's skeleton. Short skeletons (≤ 5 jamo) must
-match exactly; longer ones may differ by one jamo, which absorbs one OCR misread.
+match exactly; longer ones may differ by one jamo, which absorbs one OCR misread. Two looser
+skeletons of each line cover what Tesseract makes of lone jamo (ㅌ→6, ㄹ→2, ㅔ→ㄱ|) and of spaced
+capitals it reads as jamo (R E P L I C A → ㄷ『ㄴ1<ㅅ), the latter for Latin words only.
 """
 
 from __future__ import annotations
@@ -44,6 +46,26 @@ class ProhibitedHit:
     word: str  # the list entry
     matched_text: str  # the line it was found in, as read
     box: tuple[int, int, int, int] | None  # x0, y0, x1, y1 of that line
+
+
+# What Tesseract makes of lone jamo, beside Hangul: ㅌ -> 6, ㄹ -> 2, ㅔ -> ㄱ| (used for a second,
+# looser skeleton that only matching sees).
+_OCR_JAMO = (("6", "ㅌ"), ("2", "ㄹ"), ("ㄱ|", "ㅔ"), ("ㄱ1", "ㅔ"), ("ㄱl", "ㅔ"))
+# Spaced capitals read as jamo ('R E P L I C A' -> 'ㄷ『ㄴ1<ㅅ'): jamo back to the Latin letter.
+_LATIN_FROM_JAMO = str.maketrans({"ㄷ": "e", "ㄴ": "l", "ㅅ": "a", "『": "p", "<": "c", "ㅇ": "o",
+                                  "ㄱ": "r", "ㅁ": "o", "ㅣ": "i"})
+
+
+def skeletons(text: str) -> tuple[str, ...]:
+    """:func:`skeleton` of ``text`` and of its OCR-confusion readings (distinct, non-empty)."""
+    forms = [skeleton(text)]
+    loose = text
+    for seen, meant in _OCR_JAMO:
+        loose = re.sub(rf"(?<=[가-힣ㄱ-ㆎ]){re.escape(seen)}|{re.escape(seen)}(?=[가-힣ㄱ-ㆎ])", meant, loose)
+    forms.append(skeleton(loose))
+    compat = "".join(_TO_COMPAT.get(ch, ch) for ch in unicodedata.normalize("NFD", text))
+    forms.append(_KEEP.sub("", compat.lower().translate(_LATIN_FROM_JAMO).translate(_LATIN_LOOKALIKE)))
+    return tuple(f for f in forms if f)
 
 
 def skeleton(text: str) -> str:
@@ -110,13 +132,15 @@ class Screener:
 
     def find(self, text: str) -> list[str]:
         """The list words found in ``text``."""
-        line = skeleton(text)
-        if not line:
-            return []
+        lines = skeletons(text)
         found = []
         for word, sk in self._words:
-            if sk in line or (len(sk) >= 6 and _near_substring(sk, line)):
-                found.append(word)
+            for i, line in enumerate(lines):
+                if i == 2 and not sk.isascii():
+                    continue  # the jamo->Latin form is only for Latin words
+                if sk in line or (len(sk) >= 6 and _near_substring(sk, line)):
+                    found.append(word)
+                    break
         return found
 
     def screen(self, lines: Iterable[tuple[str, tuple[int, int, int, int] | None]]) -> list[ProhibitedHit]:

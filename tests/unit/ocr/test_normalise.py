@@ -112,3 +112,11 @@ def test_material_ignores_text_without_fibers() -> None:
 def test_format_material() -> None:
     items = normalise.material("겉감 면 80% 폴리 20% 안감 레이온 100%")
     assert normalise.format_material(items) == "겉감: 면 80%, 폴리에스터 20% / 안감: 레이온 100%"
+
+
+def test_material_letters_and_lost_percent_signs() -> None:
+    # 'RAYON95%' read 'RAYONIS%': the number is fixed by the sum; '80%' read '800'; 린 for 린넨.
+    assert _triples("겉감 - RAYONIS% 폴리우레탄5%") == [("겉감", "레이온", 95), ("겉감", "폴리우레탄", 5)]
+    assert _triples("실크 800 / 면 2006") == [("겉감", "실크", 80), ("겉감", "면", 20)]
+    assert _triples("린 30% 레이온 70%") == [("겉감", "린넨", 30), ("겉감", "레이온", 70)]
+    assert _triples("다림질 140 이하") == []
