@@ -68,6 +68,8 @@ def submission_of(topic: str, raw: bytes) -> ProductSubmitted:
 
 
 def matches(submission: ProductSubmitted, filters: dict[str, str]) -> bool:
+    if not filters:
+        return True
     data: dict[str, Any] = submission.model_dump(mode="json")
     for name, wanted in filters.items():
         value: Any = data
@@ -226,8 +228,9 @@ async def _replay_one(
         if not matches(submission, plan.filters):
             return None
         if into_pipeline:
-            raw = submission.model_dump_json().encode("utf-8")
-            key = submission.submission_id
+            if record.topic.endswith(topics.ENRICHED):  # re-send the submission it answered
+                raw = submission.model_dump_json().encode("utf-8")
+            key = submission.submission_id  # (a submission's own bytes go back as they are)
     elif plan.key and plan.key != key:
         return None
     summary.selected += 1

@@ -1,4 +1,4 @@
-"""A seller leaves the clothing notice empty and puts a photo of the care label among
+"""A seller leaves the clothing notice empty or "상세페이지 참조" and puts a photo of the care label among
 the detail images (what Korean sellers do): on real parts — Coupang Wing payload on its legacy
 topic → adapter bridge → enrich worker with the real OCR stage → the enriched event carries the
 notice fields sourced ``ocr`` and the portal's native answer carries them in its notice fields."""
@@ -50,7 +50,7 @@ async def test_a_care_label_photo_fills_the_notice_in_the_portals_own_answer(
     ]
     for notice in item["notices"]:
         if notice["noticeCategoryDetailName"] in OCR_FILLED:
-            notice["content"] = ""
+            notice["content"] = "상세페이지 참조" if notice["noticeCategoryDetailName"] == "제품 소재" else ""
 
     log = tmp_path / "enrich.log"
     enrich = subprocess.Popen(
