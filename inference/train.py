@@ -9,7 +9,8 @@ Pipeline (every number is measured on sellers the model never saw):
 1. Labels: ``images.csv`` labels map onto taxonomy leaves through ``training_labels`` of
    ``hanger/taxonomy.json``; labels that map to null (``Other``, ``Not sure``, ``Skip``) are
    dropped. ``kids`` photos are kept (the garment type does not depend on the wearer's age) and the
-   metrics are also reported on adults only.
+   metrics are also reported on adults only. ``--label-fixes`` (a reviewed CSV) relabels or drops
+   TRAIN photos for training only; every score still uses the original labels.
 2. Split: a seller is in the held-out TEST split iff ``sha256("clothes-hanger-test-split" +
    sender_id) % 5 == 0`` (≈ 23 % of the photos, 34 sellers). Everything else is TRAIN. Model
    selection, calibration and the auto-approval threshold use 5-fold ``GroupKFold`` by
@@ -21,6 +22,7 @@ Pipeline (every number is measured on sellers the model never saw):
    ``16 - train_blocks``; these activations are cached.
 4. Head: the last ``--train-blocks`` MBConv blocks, the 1280-channel head conv and a linear
    classifier are fine-tuned on the cached activations (``--train-blocks 0`` = linear probe).
+   ``--tails`` trains several such tails (seeds / recipes) whose logits the graph averages.
 5. Calibration: temperature scaling fitted on the out-of-fold logits; the auto-approve threshold is
    the lowest calibrated confidence at which >= 99 % of the photos at or above it are correct, on
    all held-out-seller predictions pooled (out-of-fold TRAIN + TEST).
@@ -120,6 +122,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--cache-dir", type=Path, default=None, help="keep extracted activations here between runs"
     )
     parser.add_argument(
+        "--label-fixes",
+        type=Path,
+        default=None,
+        help="CSV of reviewed TRAIN photos (image,sender_id,label,action,new_label,reason): "
+        "action 'relabel' trains on new_label, 'drop' leaves the photo out of training. Only the "
+        "training targets change: every figure is still scored against the original labels, and a "
+        "TEST photo in the list is an error",
+    )
+    parser.add_argument(
+        "--tails",
+        default="plain",
+        help="comma-separated recipes of the fine-tuned tails averaged in the graph (tail k uses seed "
+        "+ k); a recipe is 'plain' or '+'-joined options: 'balanced' (class weights ~ 1/sqrt(count)),"
+        " 'mixup' (mixup of cached activations, alpha 0.2), 'long' (1.5x epochs)",
+    )
+    parser.add_argument(
         "--final-on-all",
         action="store_true",
         help="fit the exported model on TRAIN+TEST (the TEST figures then come from the TRAIN-only "
@@ -167,6 +185,47 @@ def read_samples(data: Path, limit: int = 0) -> list[Sample]:
         rng.shuffle(out)
         out = out[:limit]
     return out
+
+
+@dataclass
+class LabelFix:
+    image: str
+    sender: str
+    label: str
+    action: str  # "relabel" | "drop"
+    new_label: str
+    reason: str
+
+
+def read_label_fixes(path: Path, samples: Sequence[Sample]) -> list[LabelFix]:
+    """The reviewed label fixes; each must name a TRAIN photo with the label it has in the data."""
+    tax = load_taxonomy()
+    by_image = {s.image: s for s in samples}
+    fixes: list[LabelFix] = []
+    with path.open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            fix = LabelFix(
+                image=row["image"].strip(),
+                sender=row["sender_id"].strip(),
+                label=row["label"].strip(),
+                action=row["action"].strip(),
+                new_label=row["new_label"].strip(),
+                reason=row["reason"].strip(),
+            )
+            s = by_image.get(fix.image)
+            if s is None:
+                continue  # not in this run (e.g. --limit)
+            if s.test:
+                raise ValueError(f"label fix for TEST photo {fix.image}: TEST labels are never touched")
+            if (s.sender, s.label) != (fix.sender, fix.label):
+                raise ValueError(f"label fix {fix.image}: data has {s.sender}/{s.label}")
+            if fix.action == "relabel":
+                if tax.training_labels.get(fix.new_label) is None:
+                    raise ValueError(f"label fix {fix.image}: unknown new_label {fix.new_label!r}")
+            elif fix.action != "drop":
+                raise ValueError(f"label fix {fix.image}: action must be relabel or drop")
+            fixes.append(fix)
+    return fixes
 
 
 def augment(img: Image.Image, rng: random.Random) -> Image.Image:
@@ -321,14 +380,25 @@ def fit(
     n_classes: int,
     cut: int,
     args: argparse.Namespace,
-    weights: F32 | None = None,
+    recipe: str = "plain",
+    seed: int | None = None,
 ) -> Any:
     """Fine-tune the tail on the cached activations of samples ``idx`` (labels ``y[idx]``)."""
     import torch
 
     from inference import net
 
-    torch.manual_seed(args.seed)
+    seed = args.seed if seed is None else seed
+    opts = set(recipe.split("+")) - {"plain"}
+    if opts - {"balanced", "mixup", "long"}:
+        raise ValueError(f"unknown tail recipe {recipe!r}")
+    epochs = round(args.epochs * 1.5) if "long" in opts else args.epochs
+    weights: F32 | None = None
+    if "balanced" in opts:
+        counts = np.bincount(y[idx], minlength=n_classes).astype(np.float64)
+        inv = np.where(counts > 0, 1.0 / np.sqrt(np.maximum(counts, 1.0)), 0.0)
+        weights = (inv / inv[y[idx]].mean()).astype(np.float32)  # mean weight per photo = 1
+    torch.manual_seed(seed)
     backbone = net.load_pretrained()
     tail = build_tail(backbone, cut, n_classes)
     for i, b in enumerate(tail.blocks):
@@ -343,15 +413,15 @@ def fit(
     n_views = cache.acts.shape[1]
     bs = 64
     steps_per_epoch = math.ceil(len(idx) / bs)
-    total = steps_per_epoch * args.epochs
+    total = steps_per_epoch * epochs
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=[args.lr * 3, args.lr], total_steps=total, pct_start=0.15
     )
-    w = None if weights is None else torch.from_numpy(weights)
-    loss_fn = torch.nn.CrossEntropyLoss(weight=w, label_smoothing=args.label_smoothing)
-    rng = np.random.default_rng(args.seed)
+    class_w = None if weights is None else torch.from_numpy(weights)
+    loss_fn = torch.nn.CrossEntropyLoss(weight=class_w, label_smoothing=args.label_smoothing)
+    rng = np.random.default_rng(seed)
     tail.train()
-    for epoch in range(args.epochs):
+    for epoch in range(epochs):
         order = rng.permutation(idx)
         view = rng.integers(0, n_views, size=len(order))
         total_loss = 0.0
@@ -359,7 +429,13 @@ def fit(
             bi, bv = order[s : s + bs], view[s : s + bs]
             x = torch.from_numpy(cache.acts[bi, bv].astype(np.float32))
             t = torch.from_numpy(y[bi])
-            loss = loss_fn(tail(x), t)
+            if "mixup" in opts:
+                lam = float(rng.beta(0.2, 0.2))
+                perm = torch.from_numpy(rng.permutation(len(bi)))
+                out = tail(lam * x + (1 - lam) * x[perm])
+                loss = lam * loss_fn(out, t) + (1 - lam) * loss_fn(out, t[perm])
+            else:
+                loss = loss_fn(tail(x), t)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -384,11 +460,22 @@ def predict(tail: Any, cache: Cache, idx: I64) -> F32:
     return np.concatenate(out).astype(np.float32)
 
 
+def fit_tails(
+    cache: Cache, idx: I64, y: I64, n_classes: int, cut: int, args: argparse.Namespace
+) -> list[Any]:
+    recipes = [r.strip() for r in args.tails.split(",") if r.strip()]
+    tails = []
+    for k, recipe in enumerate(recipes):
+        log.info(" tail %d/%d: %s, seed %d", k + 1, len(recipes), recipe, args.seed + k)
+        tails.append(fit(cache, idx, y, n_classes, cut, args, recipe, args.seed + k))
+    return tails
+
+
 class Exported:
     """Full network for export: (N, V, 3, H, W) -> mean over views of the class logits."""
 
     @staticmethod
-    def build(backbone: Any, tail: Any, cut: int) -> Any:
+    def build(backbone: Any, tails: list[Any], cut: int) -> Any:
         import torch
         from torch import nn
 
@@ -396,7 +483,7 @@ class Exported:
             def __init__(self) -> None:
                 super().__init__()
                 self.backbone = copy.deepcopy(backbone).eval()
-                self.tail = copy.deepcopy(tail).eval()
+                self.tails = nn.ModuleList([copy.deepcopy(t).eval() for t in tails])
 
             def forward(self, views: torch.Tensor) -> torch.Tensor:
                 n, v = views.shape[0], views.shape[1]
@@ -404,7 +491,11 @@ class Exported:
                 x = self.backbone.run_blocks(self.backbone.stem(x), 0, min(cut, N_BLOCKS))
                 if cut > N_BLOCKS:
                     x = self.backbone.head(x)
-                logits = self.tail(x)
+                logits = self.tails[0](x)
+                for tail in list(self.tails)[1:]:  # an ensemble: mean of the tails' logits
+                    logits = logits + tail(x)
+                if len(self.tails) > 1:
+                    logits = logits / len(self.tails)
                 return logits.reshape(n, v, -1).mean(dim=1)  # type: ignore[no-any-return]
 
         return Full().eval()
@@ -530,17 +621,35 @@ def run(args: argparse.Namespace) -> int:
     adult_mask = np.array([not s.kids for s in samples])
     main10 = np.array([cls_index[c] for c in classes if c in main_ids], dtype=np.int64)
 
+    # Label fixes change the training targets only (y_fit, keep); all scores use the original y.
+    y_fit = y.copy()
+    keep = np.ones(len(samples), dtype=bool)
+    fixes = read_label_fixes(args.label_fixes, samples) if args.label_fixes else []
+    pos = {s.image: i for i, s in enumerate(samples)}
+    for fix in fixes:
+        if fix.action == "drop":
+            keep[pos[fix.image]] = False
+        else:
+            y_fit[pos[fix.image]] = cls_index[str(tax.training_labels[fix.new_label])]
+    if fixes:
+        log.info("label fixes: %d relabelled, %d dropped", int((y_fit != y).sum()), int((~keep).sum()))
+    recipes = [r.strip() for r in args.tails.split(",") if r.strip()]
+    n_tails = len(recipes)
+
     # --- seller-grouped CV inside TRAIN: out-of-fold logits for calibration + threshold
     from sklearn.model_selection import GroupKFold
 
     oof = np.zeros((len(samples), len(classes)), dtype=np.float32)
+    oof_tails = np.zeros((n_tails, len(samples), len(classes)), dtype=np.float32)
     fold_acc: list[dict[str, float]] = []
     if args.folds > 1:
         for k, (a, b) in enumerate(GroupKFold(n_splits=args.folds).split(tr_idx, groups=groups[tr_idx])):
             log.info("fold %d/%d: %d train, %d val", k + 1, args.folds, len(a), len(b))
-            tail = fit(cache, tr_idx[a], y, len(classes), cut, args)
-            oof[tr_idx[b]] = predict(tail, cache, tr_idx[b])
+            fa = tr_idx[a][keep[tr_idx[a]]]
             vb = tr_idx[b]
+            for t, tail in enumerate(fit_tails(cache, fa, y_fit, len(classes), cut, args)):
+                oof_tails[t, vb] = predict(tail, cache, vb)
+            oof[vb] = oof_tails[:, vb].mean(0)
             fold_acc.append(
                 {
                     "all": accuracy(oof[vb], y[vb]),
@@ -551,9 +660,11 @@ def run(args: argparse.Namespace) -> int:
             )
             log.info("fold %d acc %s", k + 1, fold_acc[-1])
 
-    log.info("final fit on TRAIN (%d photos)", len(tr_idx))
-    tail = fit(cache, tr_idx, y, len(classes), cut, args)
-    test_logits = predict(tail, cache, te_idx)
+    fit_idx = tr_idx[keep[tr_idx]]
+    log.info("final fit on TRAIN (%d photos)", len(fit_idx))
+    tails = fit_tails(cache, fit_idx, y_fit, len(classes), cut, args)
+    test_tails = np.stack([predict(t, cache, te_idx) for t in tails])
+    test_logits = test_tails.mean(0)
 
     # Temperature: out-of-fold logits. Threshold: ALL held-out-seller predictions pooled (out-of-fold
     # of TRAIN + TEST by the TRAIN model): out-of-fold alone tops out near 98.5 % precision (a few
@@ -596,6 +707,23 @@ def run(args: argparse.Namespace) -> int:
         "test_main10_other_sellers": accuracy(test_logits, yt, m10 & (te_groups != largest)),
         "test_main10_seller_macro": float(np.nanmean(seller_acc)),
         "test_top3_all": float(np.mean([yt[i] in np.argsort(-test_logits[i])[:3] for i in range(len(yt))])),
+        "tails": [
+            {
+                "recipe": r,
+                "seed": args.seed + k,
+                "cv_main10": accuracy(oof_tails[k, tr_idx], y[tr_idx], main_mask[tr_idx])
+                if args.folds > 1
+                else None,
+                "test_main10": accuracy(test_tails[k], yt, m10),
+                "test_main10_other_sellers": accuracy(test_tails[k], yt, m10 & (te_groups != largest)),
+            }
+            for k, r in enumerate(recipes)
+        ],
+        "label_fixes": {
+            "file": str(args.label_fixes) if args.label_fixes else None,
+            "relabelled": sum(f.action == "relabel" for f in fixes),
+            "dropped": sum(f.action == "drop" for f in fixes),
+        },
         "temperature": temperature,
         "ece_test_raw": ece(softmax(test_logits), yt),
         "ece_test_calibrated": ece(pt, yt),
@@ -610,6 +738,9 @@ def run(args: argparse.Namespace) -> int:
         "confusion_test": confusion(pt.argmax(1), yt, len(classes)).tolist(),
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
     }
+    for tm in metrics["tails"]:
+        log.info("tail %s", tm)
+    log.info("CV main10 %s", metrics["cv_main10"])
     log.info(
         "TEST all %.4f main10 %.4f (restricted %.4f) T=%.3f thr=%.4f test cov %.3f prec %.4f",
         metrics["test_all"],
@@ -621,14 +752,14 @@ def run(args: argparse.Namespace) -> int:
         metrics["threshold_test"]["precision"],
     )
 
-    final_tail = tail
+    final_tails = tails
     if args.final_on_all:
         log.info("refit on TRAIN+TEST for the exported model")
-        final_tail = fit(cache, np.nonzero(cache.ok)[0], y, len(classes), cut, args)
+        final_tails = fit_tails(cache, np.nonzero(cache.ok & keep)[0], y_fit, len(classes), cut, args)
     metrics["exported_fit_on"] = "train+test" if args.final_on_all else "train"
 
     backbone = net.load_pretrained().eval()
-    full = Exported.build(backbone, final_tail, cut)
+    full = Exported.build(backbone, final_tails, cut)
     args.out.mkdir(parents=True, exist_ok=True)
     onnx_path = args.out / f"clothing-{args.version}.onnx"
     export_full(full, onnx_path, samples, args.data, cache)
@@ -681,6 +812,9 @@ def run(args: argparse.Namespace) -> int:
             "train_blocks": args.train_blocks,
             "aug_views": args.aug_views,
             "epochs": args.epochs,
+            "tails": recipes,
+            "label_smoothing": args.label_smoothing,
+            "label_fixes": metrics["label_fixes"],
             "fit_on": metrics["exported_fit_on"],
             "split": f'TEST iff sha256("{SPLIT_SALT}" + sender_id) % 5 == 0',
         },
@@ -694,6 +828,8 @@ def run(args: argparse.Namespace) -> int:
             args.cache_dir / f"logits-{args.version}.npz",
             oof=oof[tr_idx],
             y_oof=y[tr_idx],
+            oof_tails=oof_tails[:, tr_idx],
+            test_tails=test_tails,
             test=test_logits,
             y_test=yt,
         )
