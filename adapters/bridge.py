@@ -7,8 +7,9 @@
     on ``legacy.<portal>.enriched`` / ``legacy.<portal>.registered`` (an MD's rejection is the
     registration answer: 반려 / 수정요청 with the reason), keyed by the portal product id.
 
-At-least-once through :func:`hanger.kafka.run_consumer`: offsets are committed after the outputs
-were acknowledged; a replay re-sends identical answers and identical submission ids. Both canonical
+Exactly-once through :func:`hanger.kafka.run_transactional`: a batch's outputs, dead letters and
+offsets commit in one Kafka transaction, so a killed bridge neither loses nor repeats an answer;
+a replay re-sends identical answers and identical submission ids. Both canonical
 events carry the submission with its native payload, so the bridge keeps no state and scales out
 as a consumer group.
 """
@@ -32,7 +33,7 @@ from hanger.events import (
     decode,
     utcnow,
 )
-from hanger.kafka import DeadLetters, EventProducer, Original, make_consumer, run_consumer
+from hanger.kafka import Collector, DeadLetters, EventSink, Original, run_transactional
 from hanger.settings import Settings
 
 STAGE = "adapters.bridge"
@@ -44,7 +45,7 @@ SELLER_HEADER = "seller_id"
 class Bridge:
     """The two handlers, free of consumer plumbing so unit tests can call them directly."""
 
-    def __init__(self, settings: Settings, producer: EventProducer, dead_letters: DeadLetters) -> None:
+    def __init__(self, settings: Settings, producer: EventSink, dead_letters: DeadLetters) -> None:
         self._settings = settings
         self._producer = producer
         self._dead_letters = dead_letters
@@ -96,28 +97,25 @@ class Bridge:
 
 async def run_bridge(settings: Settings, stop: asyncio.Event | None = None, *,
                      portals: tuple[Portal, ...] = tuple(Portal)) -> None:
-    """Run both directions until ``stop`` is set (or forever)."""
+    """Run both directions until ``stop`` is set (or forever), each exactly-once: a batch's
+    outputs, dead letters and offsets commit in one Kafka transaction."""
     stop = stop or asyncio.Event()
-    producer = EventProducer(settings)
-    await producer.start()
-    dead_letters = DeadLetters(producer, STAGE)
-    bridge = Bridge(settings, producer, dead_letters)
-    inbound = make_consumer(settings, INBOUND_GROUP,
-                            *(topics.legacy(p, "submissions") for p in portals))
-    outbound = make_consumer(settings, OUTBOUND_GROUP, topics.ENRICHED, topics.REGISTERED,
-                             topics.REJECTED)
-    try:
-        await inbound.start()
-        await outbound.start()
-        async with asyncio.TaskGroup() as group:
-            group.create_task(run_consumer(settings, inbound, bridge.handle_submission,
-                                           dead_letters, stop=stop))
-            group.create_task(run_consumer(settings, outbound, bridge.handle_result,
-                                           dead_letters, stop=stop))
-    finally:
-        await inbound.stop()
-        await outbound.stop()
-        await producer.stop()
+
+    async def inbound(record: ConsumerRecord[bytes, bytes], sink: Collector,
+                      dead_letters: DeadLetters) -> None:
+        await Bridge(settings, sink, dead_letters).handle_submission(record)
+
+    async def outbound(record: ConsumerRecord[bytes, bytes], sink: Collector,
+                       dead_letters: DeadLetters) -> None:
+        await Bridge(settings, sink, dead_letters).handle_result(record)
+
+    async with asyncio.TaskGroup() as group:
+        group.create_task(run_transactional(
+            settings, INBOUND_GROUP, [topics.legacy(p, "submissions") for p in portals], inbound,
+            stage=STAGE, stop=stop))
+        group.create_task(run_transactional(
+            settings, OUTBOUND_GROUP, [topics.ENRICHED, topics.REGISTERED, topics.REJECTED], outbound,
+            stage=STAGE, stop=stop))
 
 
 async def run_worker(settings: Settings) -> None:

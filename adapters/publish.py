@@ -9,7 +9,7 @@ from adapters.common.pipeline import IngestReport
 from hanger import topics
 from hanger.errors import InputError
 from hanger.events import DeadLetter
-from hanger.kafka import DeadLetters, EventProducer, Original
+from hanger.kafka import DeadLetters, EventSink, Original
 
 
 def rejection_error(issues: list[Issue]) -> InputError:
@@ -20,7 +20,7 @@ def rejection_error(issues: list[Issue]) -> InputError:
 
 async def publish_report(
     report: IngestReport,
-    producer: EventProducer,
+    producer: EventSink,
     dead_letters: DeadLetters,
     raw: bytes,
     *,

@@ -17,9 +17,15 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    TopicPartition,
+)
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from pydantic import BaseModel
@@ -111,6 +117,32 @@ class EventProducer:
         await asyncio.gather(*futures)
 
 
+class EventSink(Protocol):
+    """What handlers send through: an :class:`EventProducer`, or a :class:`Collector` that keeps
+    the messages for a transaction."""
+
+    async def send(
+        self, topic: str, key: str | bytes | None, value: BaseModel | bytes,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> tuple[int, int]: ...
+
+
+class Collector:
+    """Records what a handler sends, to be published in one transaction with the batch's offsets."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, str | bytes | None, BaseModel | bytes]] = []
+
+    async def send(
+        self, topic: str, key: str | bytes | None, value: BaseModel | bytes,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> tuple[int, int]:
+        if headers:
+            raise ValueError("transactional outputs carry no headers")
+        self.items.append((topic, key, value))
+        return -1, -1
+
+
 @dataclass(frozen=True)
 class Original:
     """Where a message came from, for the dead-letter record."""
@@ -129,7 +161,7 @@ class Original:
 class DeadLetters:
     """Publishes :class:`DeadLetter` records (original bytes + reason) to ``hanger.dlq``."""
 
-    def __init__(self, producer: EventProducer | None, stage: str) -> None:
+    def __init__(self, producer: EventSink | None, stage: str) -> None:
         self._producer = producer
         self._stage = stage
 
@@ -240,6 +272,75 @@ async def _handle_one(
             await dead_letters.publish(exc, Original.of(record))
 
     await with_retries(settings, f"{record.topic}@{record.offset}", attempt)
+
+
+TransactionalHandler = Callable[[ConsumerRecord[bytes, bytes], Collector, "DeadLetters"], Awaitable[None]]
+
+
+async def run_transactional(
+    settings: Settings,
+    group: str,
+    topic_names: Sequence[str],
+    handler: TransactionalHandler,
+    *,
+    stage: str,
+    stop: asyncio.Event | None = None,
+    max_records: int = 200,
+) -> None:
+    """Exactly-once consume → produce (Kafka transactions): each fetched batch's outputs — dead
+    letters included — and its offsets are committed in one transaction, or not at all.
+
+    A crash, a kill or a broker failure before the commit leaves nothing visible to
+    ``read_committed`` consumers and the batch is redelivered; a restarted worker with the same
+    ``HANGER_WORKER_ID`` fences its predecessor. On a rebalance the in-flight batch finishes first
+    (the revocation waits for it), and records of partitions no longer owned are left to their new
+    owner. Transient errors retry the whole batch with backoff; when retries run out the exception
+    propagates (exit without committing; the supervisor restarts the worker at the same batch).
+    """
+    stop = stop or asyncio.Event()
+    group_id = settings.group(group)
+    publisher = TransactionalPublisher(settings, transactional_id=f"{group_id}.{settings.worker_id}")
+    consumer = make_consumer(settings, group)
+    in_flight = asyncio.Lock()
+
+    class FinishFirst(ConsumerRebalanceListener):  # type: ignore[misc]
+        async def on_partitions_revoked(self, revoked: Any) -> None:
+            async with in_flight:
+                pass
+
+        async def on_partitions_assigned(self, assigned: Any) -> None:
+            pass
+
+    consumer.subscribe([settings.topic(t) for t in topic_names], listener=FinishFirst())
+    await publisher.start()
+    await consumer.start()
+    try:
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=200, max_records=max_records)
+            if not batches:
+                continue
+            async with in_flight:
+                owned = consumer.assignment()
+                mine = {tp: records for tp, records in batches.items() if tp in owned and records}
+
+                async def attempt(mine: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = mine,
+                                  ) -> None:
+                    collector = Collector()
+                    dead_letters = DeadLetters(collector, stage)
+                    for records in mine.values():
+                        for record in records:
+                            try:
+                                await handler(record, collector, dead_letters)
+                            except InputError as exc:
+                                await dead_letters.publish(exc, Original.of(record))
+                    offsets = {tp: records[-1].offset + 1 for tp, records in mine.items()}
+                    await publisher.publish(collector.items, offsets, group_id)
+
+                if mine:
+                    await with_retries(settings, f"{group} batch", attempt)
+    finally:
+        await consumer.stop()
+        await publisher.stop()
 
 
 async def create_topics(settings: Settings, names: list[str] | None = None) -> list[str]:
