@@ -84,8 +84,9 @@ def size(text: str) -> str | None:
         compact = _LETTER_MISREADS[compact]
     for pattern in _SIZE_PATTERNS:
         if pattern.match(compact):
-            if compact.isdigit() and not _plausible_number_size(compact):
-                return None
+            numbers = re.findall(r"\d+", compact.split("(")[0])
+            if any(not _plausible_number_size(n) for n in numbers):
+                return None  # '12', '20/03' are no sizes
             return compact
     return None
 

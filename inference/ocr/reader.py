@@ -397,10 +397,18 @@ def _care(entries: Sequence[_Entry]) -> Field | None:
 
 
 def _fallbacks(entries: Sequence[_Entry], current: dict[str, Field | None]) -> dict[str, Field | None]:
-    """Values without keys: 'MADE IN CHINA' on a sewn-in label, a lone '2024년 03월'."""
+    """Values without (readable) keys: 'MADE IN CHINA' on a sewn-in label, a lone '2024년 03월',
+    a size after a garbled key."""
     out = dict(current)
     for entry in entries:
         text = entry.row.text
+        if out.get("size") is None and entry.field is None:
+            # A size after a key OCR garbled ('저우 | L', '주 XL'): a short head, then only a size.
+            parts = re.split(r"\s*[:|]\s*|\s+", text.strip(), maxsplit=1)
+            if len(parts) == 2 and 1 <= len(parts[0]) <= 4 and not normalise.material(text):
+                found = normalise.size(parts[1])
+                if found:
+                    out["size"] = _field(found, entry.row.confidence * 0.5, entry.row)
         if out.get("country") is None and re.search(r"made\s*in", text, re.IGNORECASE):
             found = normalise.country(re.split(r"(?i)made\s*in", text, maxsplit=1)[1])
             if found:

@@ -44,6 +44,13 @@ def test_interpret_table_row_with_garbled_key() -> None:
     assert reading.size and reading.size.value == "66"
 
 
+def test_size_after_a_garbled_key() -> None:
+    rows = _rows("소재 | 면 100%", "저우 | L", "제조연월 | 20/03", "제조국 | 중국")
+    reading = interpret(rows, role="label", screener=Screener([]))
+    assert reading.size and reading.size.value == "L" and reading.size.confidence < 0.5
+    assert reading.manufactured and reading.manufactured.value == "2020-03"
+
+
 def test_detail_image_gets_keywords_and_screening_but_no_fields() -> None:
     rows = _rows("봄 신상 린넨 원피스", "정품급 퀄리티 보장", "오늘 출발")
     reading = interpret(rows, role="detail", screener=Screener(default_words()))
