@@ -406,9 +406,9 @@ def _fallbacks(entries: Sequence[_Entry], current: dict[str, Field | None]) -> d
             # A size after a key OCR garbled ('저우 | L', '주 XL'): a short head, then only a size.
             parts = re.split(r"\s*[:|]\s*|\s+", text.strip(), maxsplit=1)
             if len(parts) == 2 and 1 <= len(parts[0]) <= 4 and not normalise.material(text):
-                found = normalise.size(parts[1])
-                if found:
-                    out["size"] = _field(found, entry.row.confidence * 0.5, entry.row)
+                size = normalise.size(parts[1])
+                if size:
+                    out["size"] = _field(size, entry.row.confidence * 0.5, entry.row)
         if out.get("country") is None and re.search(r"made\s*in", text, re.IGNORECASE):
             found = normalise.country(re.split(r"(?i)made\s*in", text, maxsplit=1)[1])
             if found:
