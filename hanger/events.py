@@ -306,12 +306,12 @@ def decode(model: type[E], raw: bytes) -> E:
     from hanger.errors import InvalidMessage  # local import: errors imports nothing from here
 
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidMessage("not_utf8", f"message is not UTF-8: {exc}") from exc
-    try:
-        event = model.model_validate_json(text)
+        event = model.model_validate_json(raw)  # bytes straight in: no decoded copy per message
     except ValueError as exc:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as not_utf8:
+            raise InvalidMessage("not_utf8", f"message is not UTF-8: {not_utf8}") from not_utf8
         code = "wrong_schema_version" if "schema_version" in str(exc) else "invalid_event"
         if "Invalid JSON" in str(exc):
             code = "not_json"

@@ -51,6 +51,13 @@ def test_garbage_is_an_input_error_with_a_code(raw: bytes, code: str) -> None:
     assert not info.value.retriable
 
 
+def test_invalid_utf8_inside_an_otherwise_valid_event_is_not_utf8() -> None:
+    raw = encode(submission()).replace(b'"title":"', b'"title":"\xff\xfe', 1)
+    with pytest.raises(InvalidMessage) as info:
+        decode(ProductSubmitted, raw)
+    assert info.value.code == "not_utf8"
+
+
 def test_wrong_schema_version_and_extra_fields_are_refused() -> None:
     data = json.loads(encode(submission()))
     with pytest.raises(InvalidMessage) as info:
