@@ -6,7 +6,7 @@ WORKDIR /app
 # bundles a newer Tesseract that reads short Korean line crops worse; see docs/ocr.md).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-kor tesseract-ocr-eng \
-      libtesseract-dev libleptonica-dev pkg-config g++ \
+      libtesseract-dev libleptonica-dev pkg-config g++ libgl1 libglib2.0-0 \
  && pip install --no-cache-dir --no-binary tesserocr tesserocr==2.13.0 \
  && apt-get purge -y g++ pkg-config && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
