@@ -107,15 +107,3 @@ def _print_tables(results: list[dict[str, Any]]) -> None:
         note = " (timed out: partial)" if r["timed_out"] else ""
         title = f"{r['image']} — {'label' if r['is_label'] else 'not a label'}, {r['seconds']:.1f} s{note}"
         _table(title, ("field", "value", "confidence"), rows)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m inference.ocr.cli")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    rc: int = args.func(args)
-    return rc
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
