@@ -6,13 +6,14 @@ Inputs: ``hanger.approvals.decisions`` (``ApprovalDecided``) and ``hanger.enrich
 Output: ``hanger.registered`` (``ProductRegistered``, key submission_id); the adapters' bridge turns
 it into each portal's native registration result.
 
-Delivery: at-least-once with idempotent effects. Each message is handled in one database
-transaction (product + audit rows + decision record + ``registration`` dedupe row); the event is
-published only after that commit, then marked published, and the offset is committed last. A crash
-anywhere makes Kafka redeliver the message; the transaction finds the stored registration and, if
-it was never marked published, publishes that same stored ``ProductRegistered``. So nothing is
-registered twice and nothing is lost; the event itself can repeat only if the crash falls between
-the broker's acknowledgement and the mark (consumers key on ``product_id``).
+Delivery: exactly once. Each message is handled in one database transaction (product + audit rows
++ decision record + ``registration`` dedupe row); then the announcement and the message's offset
+are committed in one Kafka transaction (:func:`hanger.kafka.run_transactional`), and the row is
+marked published after that. A crash anywhere before the Kafka commit makes Kafka redeliver the
+message; the database transaction finds the stored registration and, if it was never marked
+published, publishes that same stored ``ProductRegistered``. So nothing is registered twice,
+nothing is lost, and no announcement repeats (a replay of an already-announced decision stays
+quiet thanks to the published mark).
 Conflicting decisions: the first final outcome wins (rules in :mod:`db.approvals`).
 Bad decisions (unknown submission, not the MD's request, override without a known category,
 reject without reason …) are input errors: dead-lettered with their code, never retried.
@@ -21,6 +22,7 @@ reject without reason …) are input errors: dead-lettered with their code, neve
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -49,7 +51,7 @@ from hanger.events import (
     RouteKind,
     decode,
 )
-from hanger.kafka import DeadLetters, EventProducer, make_consumer, run_consumer
+from hanger.kafka import Collector, DeadLetters, run_transactional
 from hanger.settings import Settings
 from hanger.taxonomy import Taxonomy, load_taxonomy
 
@@ -177,27 +179,23 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     registrar = Registrar(lambda: PgRegistrationUnitOfWork(pool), load_taxonomy())
     by_real_name = {settings.topic(t): t for t in (topics.APPROVAL_DECISIONS, topics.ENRICHED)}
     try:
-        async with EventProducer(settings) as producer:
-            consumer = make_consumer(settings, STAGE, *by_real_name.values())
+        async def handle(record: ConsumerRecord[bytes, bytes], sink: Collector,
+                         dead_letters: DeadLetters) -> None:
+            registered = await registrar.handle(by_real_name[record.topic], record.value or b"")
+            if isinstance(registered, ProductRejected):
+                # The portal is told (bridge → legacy.<portal>.registered), in the transaction that
+                # commits the decision's offset.
+                await sink.send(topics.REJECTED, registered.submission_id, registered)
+                return
+            if registered is not None:
+                if any(t == topics.REGISTERED and k == registered.submission_id for t, k, _ in sink.items):
+                    return  # the same decision twice in one batch: announced once (marked after commit)
+                await sink.send(topics.REGISTERED, registered.submission_id, registered)
+                sink.after_commit(functools.partial(registrar.mark_published, registered))
+                log.info("registered", extra={"submission_id": registered.submission_id,
+                                              "product_id": registered.product_id})
 
-            async def handle(record: ConsumerRecord[bytes, bytes]) -> None:
-                registered = await registrar.handle(by_real_name[record.topic], record.value or b"")
-                if isinstance(registered, ProductRejected):
-                    # The portal is told (bridge → legacy.<portal>.registered). Published once,
-                    # after the decision committed; a crash in between is the documented gap.
-                    await producer.send(topics.REJECTED, registered.submission_id, registered)
-                    return
-                if registered is not None:
-                    await producer.send(topics.REGISTERED, registered.submission_id, registered)
-                    await registrar.mark_published(registered)
-                    log.info("registered", extra={"submission_id": registered.submission_id,
-                                                  "product_id": registered.product_id})
-
-            await consumer.start()
-            try:
-                await run_consumer(settings, consumer, handle, DeadLetters(producer, STAGE),
-                                   stop=stop)
-            finally:
-                await consumer.stop()
+        await run_transactional(settings, STAGE, list(by_real_name.values()), handle, stage=STAGE,
+                                stop=stop)
     finally:
         await pool.close()

@@ -132,6 +132,12 @@ class Collector:
 
     def __init__(self) -> None:
         self.items: list[tuple[str, str | bytes | None, BaseModel | bytes]] = []
+        self.after: list[Callable[[], Awaitable[None]]] = []
+
+    def after_commit(self, action: Callable[[], Awaitable[None]]) -> None:
+        """Run ``action`` once the transaction carrying these messages has committed (e.g. mark a
+        stored row published). A failure there is logged, not retried: the messages are out."""
+        self.after.append(action)
 
     async def send(
         self, topic: str, key: str | bytes | None, value: BaseModel | bytes,
@@ -335,6 +341,11 @@ async def run_transactional(
                                 await dead_letters.publish(exc, Original.of(record))
                     offsets = {tp: records[-1].offset + 1 for tp, records in mine.items()}
                     await publisher.publish(collector.items, offsets, group_id)
+                    for action in collector.after:
+                        try:
+                            await action()
+                        except Exception:
+                            log.warning("after-commit action failed", exc_info=True)
 
                 if mine:
                     await with_retries(settings, f"{group} batch", attempt)
