@@ -9,9 +9,11 @@ and offsets in one Kafka transaction.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import ssl
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,6 +119,11 @@ def create_app(settings: Settings) -> faust.App:
     return app
 
 
+def _hung(seconds: float) -> None:
+    log.critical("a batch attempt hung for %.0f s; exiting for a restart", seconds)
+    os._exit(75)
+
+
 @dataclass
 class EnrichRuntime:
     settings: Settings
@@ -142,17 +149,35 @@ class EnrichRuntime:
             os._exit(70)
 
     async def _attempt(self, records: list[Original]) -> None:
+        # The watchdog is a thread: it fires even if a library swallows the cancellation of the
+        # timeout below or the event loop is stuck. Fail-stop then, so the supervisor restarts us
+        # at this batch (nothing of it is committed), instead of hanging for good.
+        grace = self.settings.batch_timeout_s * 1.25 + 1
+        watchdog = threading.Timer(grace, _hung, args=(grace,))
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            async with asyncio.timeout(self.settings.batch_timeout_s):
+                await self._attempt_once(records)
+        except TimeoutError as exc:
+            await self._reset_store()
+            raise TransientError("batch_timeout", f"no answer in {self.settings.batch_timeout_s}s") from exc
+        finally:
+            watchdog.cancel()
+
+    async def _reset_store(self) -> None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(10):
+                await self.enricher.store.reset()
+
+    async def _attempt_once(self, records: list[Original]) -> None:
         from db.repository import TRANSIENT_DB_ERRORS
 
         try:
-            async with asyncio.timeout(self.settings.batch_timeout_s):
-                outcomes: list[Outcome] = await self.enricher.handle_batch(records)
-        except TimeoutError as exc:
-            await self.enricher.store.reset()
-            raise TransientError("batch_timeout", f"no answer in {self.settings.batch_timeout_s}s") from exc
+            outcomes: list[Outcome] = await self.enricher.handle_batch(records)
         except TRANSIENT_DB_ERRORS as exc:
             # Connections that saw the failure may be half-open: replace them all.
-            await self.enricher.store.reset()
+            await self._reset_store()
             raise TransientError("db_unavailable", repr(exc)) from exc
         items = [(o.topic, o.key, o.value) for outcome in outcomes for o in outcome.outputs]
         offsets: dict[TopicPartition, int] = {}
@@ -163,8 +188,9 @@ class EnrichRuntime:
         await self.publisher.publish(items, offsets, self.group_id)
         asked = [o.approval_submission for o in outcomes if o.approval_submission]
         try:
-            await self.enricher.store.mark_approvals_published(asked)
-        except TRANSIENT_DB_ERRORS:
+            async with asyncio.timeout(10):
+                await self.enricher.store.mark_approvals_published(asked)
+        except (TimeoutError, *TRANSIENT_DB_ERRORS):  # type: ignore[misc]
             # Already published and committed; the rows stay 'unpublished', which at worst lets a
             # later re-send of this submission ask the MD again (documented trade-off).
             log.warning("could not mark approval requests published", exc_info=True)

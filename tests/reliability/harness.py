@@ -86,7 +86,7 @@ def start_worker(
              "HANGER_STATE_DIR": str(root / f"state-{worker_id}"),
              "HANGER_MAX_IN_FLIGHT": "8", "HANGER_RETRY_ATTEMPTS": "30", "HANGER_RETRY_MAX_S": "2",
              "HANGER_IMAGE_ALLOW_PRIVATE_HOSTS": "true", "HANGER_IMAGE_FETCH_TIMEOUT_S": "3",
-             "HANGER_IMAGE_FETCH_RETRY_S": "0.05"},
+             "HANGER_IMAGE_FETCH_RETRY_S": "0.05", "HANGER_BATCH_TIMEOUT_S": "20"},
         stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
     )
 

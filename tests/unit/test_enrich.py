@@ -214,3 +214,32 @@ async def test_a_stuck_batch_times_out_as_transient_and_drops_pooled_connections
         await runtime._attempt([Original(encode(submission()), topic="t", partition=0, offset=0)])
     assert info.value.code == "batch_timeout"
     assert store.resets == 1
+
+
+async def test_a_batch_that_ignores_its_timeout_trips_the_watchdog(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    import threading
+
+    from hanger.settings import Settings
+    from streams import app
+
+    enricher, _, _ = make({})
+    tripped = threading.Event()
+    monkeypatch.setattr(app, "_hung", lambda seconds: tripped.set())  # instead of os._exit
+
+    async def stubborn(records: Sequence[Original]) -> list[object]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 3
+        while loop.time() < deadline:  # a library that swallows cancellation
+            try:
+                await asyncio.sleep(0.05)
+            except asyncio.CancelledError:
+                continue
+        return []
+
+    enricher.handle_batch = stubborn  # type: ignore[method-assign,assignment]
+    runtime = app.EnrichRuntime(settings=Settings(batch_timeout_s=0.1), enricher=enricher,
+                                publisher=None, group_id="g", closers=[])  # type: ignore[arg-type]
+    with pytest.raises(Exception):  # noqa: B017 - what matters is the watchdog below
+        await runtime._attempt([Original(encode(submission()), topic="t", partition=0, offset=0)])
+    assert tripped.is_set()  # 1.1 s in, while the attempt still ran
