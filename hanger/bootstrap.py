@@ -57,7 +57,8 @@ def load_attribute_stage(settings: Settings) -> AttributeStage:
                               f"{exc.strerror or exc}") from exc
     reader = LabelReader(timeout_s=settings.ocr_timeout_s, prohibited_words=words)
     roles = [r.strip() for r in settings.ocr_roles.split(",") if r.strip()]
-    return AttributeStage(reader, roles=roles, workers=settings.ocr_workers)
+    return AttributeStage(reader, roles=roles, workers=settings.ocr_workers,
+                          max_images=settings.ocr_max_images)
 
 
 async def build_enrich_runtime(settings: Settings, *, group_id: str) -> EnrichRuntime:

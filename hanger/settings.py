@@ -122,6 +122,10 @@ class Settings(BaseSettings):
         description="Image roles the stream reads text from (comma separated: label, detail, main).",
     )
     ocr_workers: int = Field(default=1, ge=1, le=16, description="OCR threads per enrich worker.")
+    ocr_max_images: int = Field(
+        default=4, ge=1, le=50,
+        description="Images read per submission (label photos first, then the others in order).",
+    )
     ocr_timeout_s: float = Field(
         default=10.0, gt=0, description="Time box per image for care-label OCR; past it the reading "
         "is returned partial (timed_out=true).",

@@ -73,9 +73,11 @@ def _read_sync(reader: LabelReader, data: bytes, role: str) -> LabelReading | No
 class AttributeStage:
     """Runs a :class:`inference.ocr.LabelReader` in its own bounded thread pool."""
 
-    def __init__(self, reader: LabelReader, *, roles: Iterable[str], workers: int = 1) -> None:
+    def __init__(self, reader: LabelReader, *, roles: Iterable[str], workers: int = 1,
+                 max_images: int = 4) -> None:
         self.reader = reader
         self.roles = frozenset(roles)
+        self.max_images = max_images
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ocr")
         self._slots = asyncio.Semaphore(workers * 2)
 
@@ -83,6 +85,10 @@ class AttributeStage:
         self, submission: ProductSubmitted, images: Sequence[tuple[ImageRef, bytes]]
     ) -> Findings:
         chosen = [(ref, data) for ref, data in images if ref.role.value in self.roles]
+        # A listing can carry dozens of detail images at ~2.5 s of OCR each: read the label photos
+        # first, then the others in order, at most max_images per submission.
+        chosen.sort(key=lambda item: (item[0].role.value != "label", item[0].order))
+        chosen = chosen[:self.max_images]
         if not chosen:
             return Findings()
 

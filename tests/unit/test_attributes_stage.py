@@ -116,3 +116,31 @@ async def test_the_enricher_fills_attributes_routes_mismatches_and_keeps_labels_
     assert enriched.flags.attribute_mismatches == ("size: declared S, label L",)
     assert enriched.route.kind == RouteKind.NEEDS_MD
     assert set(enriched.route.reasons) == {"prohibited_text", "attribute_mismatch"}
+
+
+async def test_the_stage_reads_label_photos_first_and_at_most_max_images() -> None:
+    from streams.attributes import AttributeStage
+
+    read_roles: list[str] = []
+
+    class Reader:
+        def read(self, image: object, *, role: str = "label") -> LabelReading:
+            read_roles.append(role)
+            return reading(is_label=role == "label")
+
+    import io
+
+    from PIL import Image
+
+    png = io.BytesIO()
+    Image.new("RGB", (32, 32), "white").save(png, "PNG")
+    images = [(ref(i, ImageRole.DETAIL), png.getvalue()) for i in range(1, 8)]
+    images.append((ref(9, ImageRole.LABEL), png.getvalue()))
+    images.insert(0, (ref(0, ImageRole.MAIN), png.getvalue()))
+    stage = AttributeStage(Reader(), roles=["label", "detail"], max_images=3)  # type: ignore[arg-type]
+    try:
+        found = await stage.read(submission(), images)
+    finally:
+        stage.close()
+    assert read_roles == ["label", "detail", "detail"]  # the label first; main photos not read
+    assert found.attributes["manufactured"].image_order == 9
