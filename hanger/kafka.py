@@ -3,9 +3,9 @@
 - :class:`EventProducer`: idempotent producer (``acks=all``); ``send`` returns only after the broker
   acknowledged, so a caller that commits afterwards never loses an output.
 - :class:`DeadLetters`: wraps original bytes with stage, code and reason into ``hanger.dlq``.
-- :func:`run_consumer`: the at-least-once loop for plain workers (adapter bridge, registrar, tools):
-  handle one message; input errors → dead-letter then commit; transient errors → retry with
-  backoff, never commit past an unhandled message.
+- :func:`run_transactional`: the exactly-once loop for plain workers (adapter bridge, registrar):
+  a batch's outputs, dead letters and offsets in one Kafka transaction; input errors →
+  dead-letter; transient errors → retry the batch with backoff, never commit past it.
 """
 
 from __future__ import annotations
@@ -223,9 +223,6 @@ async def with_retries(settings: Settings, what: str, call: Callable[[], Awaitab
     raise AssertionError("unreachable")
 
 
-Handler = Callable[[ConsumerRecord[bytes, bytes]], Awaitable[None]]
-
-
 def make_consumer(settings: Settings, group: str, *topic_names: str, **overrides: Any) -> AIOKafkaConsumer:
     options: dict[str, Any] = {
         **settings.kafka_client_options(),
@@ -239,45 +236,6 @@ def make_consumer(settings: Settings, group: str, *topic_names: str, **overrides
     }
     options.update(overrides)
     return AIOKafkaConsumer(*(settings.topic(t) for t in topic_names), **options)
-
-
-async def run_consumer(
-    settings: Settings,
-    consumer: AIOKafkaConsumer,
-    handler: Handler,
-    dead_letters: DeadLetters,
-    *,
-    stop: asyncio.Event | None = None,
-) -> None:
-    """At-least-once loop: commit each partition's offset only after its messages were handled.
-
-    The handler must have awaited all its outputs before returning. Input errors are dead-lettered
-    (then committed); transient errors are retried with backoff until they succeed — if they never
-    do, the exception propagates and the worker exits without committing, so a restart resumes at
-    the same message.
-    """
-    stop = stop or asyncio.Event()
-    while not stop.is_set():
-        batches = await consumer.getmany(timeout_ms=200)
-        for tp, records in batches.items():
-            for record in records:
-                await _handle_one(settings, handler, dead_letters, record)
-            await consumer.commit({tp: records[-1].offset + 1})
-
-
-async def _handle_one(
-    settings: Settings,
-    handler: Handler,
-    dead_letters: DeadLetters,
-    record: ConsumerRecord[bytes, bytes],
-) -> None:
-    async def attempt() -> None:
-        try:
-            await handler(record)
-        except InputError as exc:
-            await dead_letters.publish(exc, Original.of(record))
-
-    await with_retries(settings, f"{record.topic}@{record.offset}", attempt)
 
 
 TransactionalHandler = Callable[[ConsumerRecord[bytes, bytes], Collector, "DeadLetters"], Awaitable[None]]

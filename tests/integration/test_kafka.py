@@ -1,5 +1,6 @@
-"""Real broker: consumer-group commits survive a restart; bad messages are dead-lettered and the
-consumer keeps going; transactions hide aborted outputs from read_committed readers."""
+"""Real broker: the transactional consume loop's commits survive a restart; bad messages are
+dead-lettered and the loop keeps going; transactions hide aborted outputs from read_committed
+readers."""
 
 from __future__ import annotations
 
@@ -12,13 +13,7 @@ from aiokafka import TopicPartition
 from hanger import topics
 from hanger.errors import InputError
 from hanger.events import DeadLetter, ProductSubmitted, decode, encode
-from hanger.kafka import (
-    DeadLetters,
-    EventProducer,
-    TransactionalPublisher,
-    make_consumer,
-    run_consumer,
-)
+from hanger.kafka import EventProducer, TransactionalPublisher, run_transactional
 from hanger.settings import Settings
 from tests.conftest import read_topic
 from tests.unit.factories import submission
@@ -36,24 +31,19 @@ async def test_restart_resumes_after_the_committed_offset(
     seen: list[str] = []
 
     async def handler_until(n: int, stop: asyncio.Event):  # type: ignore[no-untyped-def]
-        async def handle(record) -> None:  # type: ignore[no-untyped-def]
+        async def handle(record, sink, dead_letters) -> None:  # type: ignore[no-untyped-def]
             seen.append(decode(ProductSubmitted, record.value).portal_product_id)
             if len(seen) == n:
                 stop.set()
         return handle
 
-    for n in (4, 10):
+    for n in (4, 10):  # a second loop in the same group = a restarted worker
         stop = asyncio.Event()
-        consumer = make_consumer(settings, "resume-test", topics.SUBMISSIONS, max_poll_records=1)
-        await consumer.start()
-        try:
-            await asyncio.wait_for(
-                run_consumer(settings, consumer, await handler_until(n, stop),
-                             DeadLetters(producer, "test"), stop=stop),
-                timeout=60,
-            )
-        finally:
-            await consumer.stop()  # a new consumer in the same group = a restarted worker
+        await asyncio.wait_for(
+            run_transactional(settings, "resume-test", [topics.SUBMISSIONS],
+                              await handler_until(n, stop), stage="test", stop=stop, max_records=1),
+            timeout=60,
+        )
 
     assert seen == [e.portal_product_id for e in sent]  # each exactly once, in order
 
@@ -70,18 +60,14 @@ async def test_bad_messages_go_to_the_dlq_and_the_consumer_keeps_going(
     handled: list[str] = []
     stop = asyncio.Event()
 
-    async def handle(record) -> None:  # type: ignore[no-untyped-def]
+    async def handle(record, sink, dead_letters) -> None:  # type: ignore[no-untyped-def]
         handled.append(decode(ProductSubmitted, record.value).portal_product_id)
         stop.set()
 
-    consumer = make_consumer(settings, "dlq-test", topics.SUBMISSIONS)
-    await consumer.start()
-    try:
-        await asyncio.wait_for(
-            run_consumer(settings, consumer, handle, DeadLetters(producer, "test"), stop=stop), 60
-        )
-    finally:
-        await consumer.stop()
+    await asyncio.wait_for(
+        run_transactional(settings, "dlq-test", [topics.SUBMISSIONS], handle, stage="test", stop=stop),
+        60,
+    )
 
     assert handled == ["GOOD-1"]
     letters = [decode(DeadLetter, v) for _, v in await read_topic(settings, topics.DLQ, 3)]
@@ -97,18 +83,15 @@ async def test_input_error_raised_by_a_handler_is_dead_lettered(
     await producer.send(topics.SUBMISSIONS, "k", b"payload")
     stop = asyncio.Event()
 
-    async def handle(record) -> None:  # type: ignore[no-untyped-def]
+    async def handle(record, sink, dead_letters) -> None:  # type: ignore[no-untyped-def]
         stop.set()
         raise InputError("custom_code", "the handler refused it")
 
-    consumer = make_consumer(settings, "dlq-test-2", topics.SUBMISSIONS)
-    await consumer.start()
-    try:
-        await asyncio.wait_for(
-            run_consumer(settings, consumer, handle, DeadLetters(producer, "test"), stop=stop), 60
-        )
-    finally:
-        await consumer.stop()
+    await asyncio.wait_for(
+        run_transactional(settings, "dlq-test-2", [topics.SUBMISSIONS], handle, stage="test",
+                          stop=stop),
+        60,
+    )
     [(_, raw)] = await read_topic(settings, topics.DLQ, 1)
     assert decode(DeadLetter, raw).code == "custom_code"
 
