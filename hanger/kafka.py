@@ -208,9 +208,14 @@ def backoff_delays(settings: Settings) -> list[float]:
     return delays
 
 
-async def with_retries(settings: Settings, what: str, call: Callable[[], Awaitable[T]]) -> T:
-    """Run ``call``; on :class:`TransientError` retry with backoff; re-raise after the last try."""
-    delays = backoff_delays(settings)
+async def with_retries(
+    settings: Settings, what: str, call: Callable[[], Awaitable[T]],
+    *, delays: Sequence[float] | None = None,
+) -> T:
+    """Run ``call``; on :class:`TransientError` retry with backoff (``delays``, one per retry;
+    default :func:`backoff_delays`); re-raise after the last try."""
+    if delays is None:
+        delays = backoff_delays(settings)
     for attempt, delay in enumerate([*delays, None]):
         try:
             return await call()

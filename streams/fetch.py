@@ -24,6 +24,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import httpx
 
 from hanger.errors import ImageError, TransientError
+from hanger.kafka import with_retries
 from hanger.settings import Settings
 
 MAX_REDIRECTS = 3
@@ -100,14 +101,12 @@ class ImageFetcher:
         given up as a problem of this submission (an MD sees it) rather than a transient failure of
         the batch: one seller's dead image host must not stall the partition behind it."""
         attempts = self._settings.image_fetch_attempts
-        for attempt in range(attempts):
-            try:
-                return await self._fetch_http(uri)
-            except TransientError as exc:
-                if attempt + 1 == attempts:
-                    raise ImageError(exc.code, f"gave up after {attempts} attempts: {exc}") from exc
-                await asyncio.sleep(self._settings.image_fetch_retry_s * 2**attempt)
-        raise AssertionError("unreachable")
+        delays = [self._settings.image_fetch_retry_s * 2**i for i in range(attempts - 1)]
+        try:
+            return await with_retries(self._settings, uri[:200], lambda: self._fetch_http(uri),
+                                      delays=delays)
+        except TransientError as exc:
+            raise ImageError(exc.code, f"gave up after {attempts} attempts: {exc}") from exc
 
     async def _check_host(self, host: str, port: int) -> None:
         if self._settings.image_allow_private_hosts:
