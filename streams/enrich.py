@@ -141,18 +141,17 @@ class Enricher:
                 metrics.ROUTE_REASONS.labels(reason).inc()
             outcome = outcomes[i]
             outcome.outputs.append(Output(topics.ENRICHED, sid, enriched))
-            if sid in claimed:
-                claimed.discard(sid)
-                request = self._approval_request(enriched)
+            request = claimed.pop(sid, None)  # popped: a second copy in the batch asks no one
+            if request is not None:
                 outcome.outputs.append(Output(topics.APPROVAL_REQUESTS, request.md_id, request))
                 outcome.approval_submission = sid
         return outcomes
 
     async def enrich_all(
         self, submissions: Sequence[ProductSubmitted]
-    ) -> tuple[dict[str, ProductEnriched], set[str]]:
+    ) -> tuple[dict[str, ProductEnriched], dict[str, ApprovalRequested]]:
         """The stored (or newly computed and stored) answer of each distinct submission, and the
-        submissions whose MD request must be published. A fixed handful of database round trips
+        MD requests that must be published, by submission id. A fixed handful of database round trips
         per batch, whatever its size."""
         await self.store.record_submissions(submissions)
         version = self.classifier.model_info.version
@@ -171,7 +170,7 @@ class Enricher:
             if e.route.kind == RouteKind.NEEDS_MD and e.route.md_id
         ]
         claimed = await self.store.claim_approval_requests(requests) if requests else set()
-        return answers, claimed
+        return answers, {r.submission_id: r for r in requests if r.submission_id in claimed}
 
     async def _record_shadow(self, submissions: Sequence[ProductSubmitted]) -> None:
         """Run the shadow model and store its answers (``shadow`` rows) without publishing them."""
