@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from db.repository import FALLBACK_MD, MdQuery
+from db.repository import FALLBACK_MD, MdQuery, model_version_of
 from hanger.events import ApprovalRequested, ProductEnriched, ProductSubmitted
 
 
@@ -39,7 +39,7 @@ class FakeEnrichmentStore:
         self.round_trips += 1
         stored = {}
         for enriched in results:
-            version = enriched.classification.model.version if enriched.classification else "none"
+            version = model_version_of(enriched)
             stored[enriched.submission_id] = self.results.setdefault(
                 (enriched.submission_id, version), enriched)
         return stored

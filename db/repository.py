@@ -97,7 +97,8 @@ class EnrichmentStore(Protocol):
         ...
 
 
-def _model_version(enriched: ProductEnriched) -> str:
+def model_version_of(enriched: ProductEnriched) -> str:
+    """The model version a result is stored under (its dedupe key); "none" when unclassified."""
     c = enriched.classification
     return c.model.version if c else "none"
 
@@ -125,14 +126,14 @@ class PgEnrichmentStore:
     async def save_results(
         self, results: Sequence[ProductEnriched], *, shadow: bool = False
     ) -> dict[str, ProductEnriched]:
-        unique = list({(r.submission_id, _model_version(r)): r for r in reversed(results)}.values())
+        unique = list({(r.submission_id, model_version_of(r)): r for r in reversed(results)}.values())
         if not unique:
             return {}
         columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
         for r in unique:
             c = r.classification
             for column, value in zip(columns, (
-                r.submission_id, _model_version(r), c.taxonomy_id if c else None,
+                r.submission_id, model_version_of(r), c.taxonomy_id if c else None,
                 c.confidence if c else None, r.route.kind.value, r.route.md_id, r.model_dump_json(),
             ), strict=True):
                 column.append(value)
@@ -148,14 +149,14 @@ class PgEnrichmentStore:
                 *columns, shadow,
             )
             won = {(row["submission_id"], row["model_version"]) for row in inserted}
-            lost = [r for r in unique if (r.submission_id, _model_version(r)) not in won]
-            stored = {r.submission_id: r for r in unique if (r.submission_id, _model_version(r)) in won}
+            lost = [r for r in unique if (r.submission_id, model_version_of(r)) not in won]
+            stored = {r.submission_id: r for r in unique if (r.submission_id, model_version_of(r)) in won}
             if lost:
                 rows = await conn.fetch(
                     """SELECT c.submission_id, c.result FROM classification c
                        JOIN unnest($1::text[], $2::text[]) AS x(s, v)
                          ON c.submission_id = x.s AND c.model_version = x.v""",
-                    [r.submission_id for r in lost], [_model_version(r) for r in lost],
+                    [r.submission_id for r in lost], [model_version_of(r) for r in lost],
                 )
                 for row in rows:
                     stored[row["submission_id"]] = ProductEnriched.model_validate_json(row["result"])
