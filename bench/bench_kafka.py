@@ -9,6 +9,7 @@ Alternated over several rounds; the best round of each is reported (least distur
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 import uuid
 from typing import Any
@@ -21,6 +22,7 @@ from hanger.settings import Settings
 
 N = 20_000
 ROUNDS = 3
+CONSUME_REPEATS = 5
 BATCH = 500
 
 
@@ -80,6 +82,7 @@ async def _run() -> dict[str, Any]:
     base = Settings()
     events = _events(N)
     best: dict[str, float] = {}
+    paired: list[float] = []  # per repeat: ours / raw, the same options, read back to back
     for round_no in range(ROUNDS):
         settings = base.model_copy(update={"topic_prefix": f"bench{uuid.uuid4().hex[:8]}.",
                                            "topic_partitions": 6})
@@ -92,26 +95,36 @@ async def _run() -> dict[str, Any]:
                 timings["produce_ours"] = await _produce_ours(settings, "bench.ours", events)
             else:
                 timings["produce_raw"] = await _produce_raw(settings, "bench.raw", events)
-        for side in order:
-            if side == "ours":
-                ours = make_consumer(settings, f"bench-{round_no}", "bench.ours", max_poll_records=1000)
-                timings["consume_ours"] = await _consume(ours, N, lambda v: decode(ProductSubmitted, v))
-            else:
-                raw = AIOKafkaConsumer(
-                    settings.topic("bench.raw"), bootstrap_servers=base.kafka_bootstrap, group_id=None,
-                    auto_offset_reset="earliest", max_poll_records=1000)
-                timings["consume_raw"] = await _consume(
-                    raw, N, lambda v: ProductSubmitted.model_validate_json(v))
-                # The same options our wrapper sets for correctness (a consumer group, committed
-                # reads only: aborted transactions stay hidden) — what the wrapper itself adds is
-                # measured against this.
-                same = AIOKafkaConsumer(
-                    settings.topic("bench.ours"), bootstrap_servers=base.kafka_bootstrap,
-                    group_id=f"bench-raw-{round_no}", enable_auto_commit=False,
-                    isolation_level="read_committed", auto_offset_reset="earliest",
-                    max_poll_records=1000)
-                timings["consume_raw_same"] = await _consume(
-                    same, N, lambda v: ProductSubmitted.model_validate_json(v))
+        # The consume side of a round: ours against raw aiokafka with the same options on the same
+        # topic, alternating which goes first, CONSUME_REPEATS times (each read takes ~0.2 s: one
+        # read is at the mercy of whatever else the two cores are doing at that moment).
+        for repeat in range(CONSUME_REPEATS):
+            sides = order if repeat % 2 == 0 else order[::-1]
+            pair: dict[str, float] = {}
+            for side in sides:
+                tag = f"{round_no}-{repeat}"
+                if side == "ours":
+                    ours = make_consumer(settings, f"bench-{tag}", "bench.ours", max_poll_records=1000)
+                    pair["ours"] = await _consume(ours, N, lambda v: decode(ProductSubmitted, v))
+                else:
+                    # The same options our wrapper sets for correctness (a consumer group, committed
+                    # reads only: aborted transactions stay hidden) — what the wrapper itself adds
+                    # is measured against this.
+                    same = AIOKafkaConsumer(
+                        settings.topic("bench.ours"), bootstrap_servers=base.kafka_bootstrap,
+                        group_id=f"bench-raw-{tag}", enable_auto_commit=False,
+                        isolation_level="read_committed", auto_offset_reset="earliest",
+                        max_poll_records=1000)
+                    pair["same"] = await _consume(
+                        same, N, lambda v: ProductSubmitted.model_validate_json(v))
+            paired.append(pair["same"] / pair["ours"])
+            timings["consume_ours"] = min(timings.get("consume_ours", pair["ours"]), pair["ours"])
+            timings["consume_raw_same"] = min(timings.get("consume_raw_same", pair["same"]), pair["same"])
+        raw = AIOKafkaConsumer(
+            settings.topic("bench.raw"), bootstrap_servers=base.kafka_bootstrap, group_id=None,
+            auto_offset_reset="earliest", max_poll_records=1000)
+        timings["consume_raw"] = await _consume(
+            raw, N, lambda v: ProductSubmitted.model_validate_json(v))
         raw_json = AIOKafkaConsumer(
             settings.topic("bench.raw"), bootstrap_servers=base.kafka_bootstrap, group_id=None,
             auto_offset_reset="earliest", max_poll_records=1000)
@@ -130,6 +143,10 @@ async def _run() -> dict[str, Any]:
              "baseline": f"{rate['consume_raw_same']:.0f} msg/s raw aiokafka, same group + "
                          "read_committed options, + model_validate_json",
              "ratio": rate["consume_ours"] / rate["consume_raw_same"], "goal": "≥ 0.90×"},
+            {"case": "consume + decode: median of the paired (back-to-back) reads",
+             "value": f"{statistics.median(paired):.2f}× (range {min(paired):.2f}–{max(paired):.2f}, "
+                      f"n={len(paired)})", "unit": "", "baseline": "raw aiokafka, same options",
+             "ratio": statistics.median(paired), "goal": "≥ 0.90×"},
             {"case": "same, against raw aiokafka defaults (no group, read_uncommitted)",
              "value": round(rate["consume_ours"]), "unit": "msg/s",
              "baseline": f"{rate['consume_raw']:.0f} msg/s raw aiokafka defaults + model_validate_json",
@@ -139,7 +156,8 @@ async def _run() -> dict[str, Any]:
              "ratio": None, "goal": ""},
         ],
         "notes": [f"{N} ProductSubmitted events (~{len(encode(events[0]))} B each), best of {ROUNDS} "
-                  "rounds, 6 partitions, local single-node KRaft broker.",
+                  "rounds (consume: the best of "
+                  f"{ROUNDS * CONSUME_REPEATS} reads each, alternating), 6 partitions, local single-node KRaft broker.",
                   "Both consume paths validate into the frozen pydantic model (the contract); the"
                   " json.loads reference row shows what validation itself costs."],
     }

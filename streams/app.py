@@ -1,9 +1,11 @@
 """The faust application: agents are glue; the work is in :class:`streams.enrich.Enricher`.
 
-The enrich agent takes up to ``max_in_flight`` submissions at a time (bounded in-flight work is the
-backpressure: faust stops fetching while a batch is processed), handles them concurrently (CPU work
-runs in the classifier's thread pool, never on the event loop), then publishes the batch's outputs
-and offsets in one Kafka transaction.
+The enrich agent takes up to ``max_in_flight`` submissions at a time and handles them concurrently
+(CPU work runs in the classifier's thread pool, never on the event loop), then publishes the batch's
+outputs and offsets in one Kafka transaction. While one batch is being stored and published, the
+next one is prepared (fetched and classified): at most two batches are in flight, which bounds
+memory (the backpressure: faust stops fetching while both are busy) and keeps the inference
+threads busy through the database and transaction round trips.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import logging
 import os
 import ssl
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import faust
 from aiokafka import TopicPartition
@@ -24,9 +27,11 @@ from hanger import topics
 from hanger.errors import TransientError
 from hanger.kafka import Original, TransactionalPublisher, with_retries
 from hanger.settings import Settings
-from streams.enrich import Enricher, Outcome
+from streams.enrich import Enricher, Outcome, PreparedBatch
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 ENRICH_WORKER = "enrich"
 
@@ -79,44 +84,98 @@ def create_app(settings: Settings) -> faust.App:
 
     # A rebalance must not hand a partition to another worker while this one still has a batch of
     # it in flight (the new owner would start from the last committed offset and answer the batch a
-    # second time). faust awaits this signal before the consumer rejoins the group, so waiting for
-    # the batch lock here finishes (commits or fails) the in-flight batch first.
-    batch_lock = asyncio.Lock()
+    # second time). faust awaits this signal before the consumer rejoins the group, so draining the
+    # gate here finishes (commits or fails) every in-flight batch first, and admits no new one.
+    gate = BatchGate()
 
-    async def finish_in_flight_batch(sender: Any, *args: Any, **kwargs: Any) -> None:
-        async with batch_lock:
-            pass
+    async def finish_in_flight_batches(sender: Any, *args: Any, **kwargs: Any) -> None:
+        await gate.drain()
 
-    app.on_partitions_revoked.connect(finish_in_flight_batch)  # type: ignore[arg-type]
+    app.on_partitions_revoked.connect(finish_in_flight_batches)  # type: ignore[arg-type]
 
     @app.agent(submissions, name="enrich")
     async def enrich(stream: Any) -> None:  # faust.Stream: take_events is not on StreamT
         from hanger.bootstrap import build_enrich_runtime
 
         runtime = await build_enrich_runtime(settings, group_id=app.conf.id)
+        # Two batches overlap: while batch N is stored and published (database and Kafka round
+        # trips, a transaction commit: the inference threads would idle), batch N+1 is fetched
+        # and classified. Completions stay strictly in order, one transaction at a time.
+        completing: asyncio.Task[None] | None = None
         try:
             async for batch in stream.take_events(settings.max_in_flight, within=0.05):
-                async with batch_lock:
-                    # Events taken just before a rebalance may belong to partitions this worker no
-                    # longer owns: leave them to their new owner (nothing of them is committed).
-                    owned = app.consumer.assignment()
-                    records = [
-                        Original(
-                            value=event.message.value or b"",
-                            key=event.message.key,
-                            topic=event.message.topic,
-                            partition=event.message.partition,
-                            offset=event.message.offset,
-                        )
-                        for event in batch
-                        if event.message.tp in owned
-                    ]
-                    if records:
-                        await runtime.handle_batch(records)
+                await gate.admit()
+                # Events taken just before a rebalance may belong to partitions this worker no
+                # longer owns: leave them to their new owner (nothing of them is committed).
+                owned = app.consumer.assignment()
+                records = [
+                    Original(
+                        value=event.message.value or b"",
+                        key=event.message.key,
+                        topic=event.message.topic,
+                        partition=event.message.partition,
+                        offset=event.message.offset,
+                    )
+                    for event in batch
+                    if event.message.tp in owned
+                ]
+                if not records:
+                    continue
+                gate.enter()
+                try:
+                    prepared = await runtime.prepare(records)
+                    if completing is not None:
+                        await completing
+                except BaseException:
+                    gate.leave()
+                    raise
+                completing = asyncio.create_task(_complete(runtime, gate, records, prepared))
         finally:
+            if completing is not None:
+                await asyncio.wait({completing}, timeout=settings.batch_timeout_s)
+                completing.cancel()
             await runtime.stop()
 
     return app
+
+
+async def _complete(runtime: EnrichRuntime, gate: BatchGate, records: list[Original],
+                    prepared: PreparedBatch) -> None:
+    try:
+        await runtime.complete(records, prepared)
+    finally:
+        gate.leave()
+
+
+class BatchGate:
+    """Counts the batches between being taken and being committed. A rebalance drains it: it waits
+    until no batch is in flight and, meanwhile, admits no new one."""
+
+    def __init__(self) -> None:
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._open = asyncio.Event()
+        self._open.set()
+
+    def enter(self) -> None:
+        self._in_flight += 1
+        self._idle.clear()
+
+    def leave(self) -> None:
+        self._in_flight -= 1
+        if self._in_flight == 0:
+            self._idle.set()
+
+    async def admit(self) -> None:
+        await self._open.wait()
+
+    async def drain(self) -> None:
+        self._open.clear()
+        try:
+            await self._idle.wait()
+        finally:
+            self._open.set()
 
 
 def _hung(seconds: float) -> None:
@@ -133,11 +192,25 @@ class EnrichRuntime:
     closers: list[Any]
 
     async def handle_batch(self, records: list[Original]) -> None:
+        """Both halves of a batch, one after the other (the agent overlaps them across batches)."""
+        await self.complete(records, await self.prepare(records))
+
+    async def prepare(self, records: list[Original]) -> PreparedBatch:
+        """Fetch, classify and read the batch (retried with backoff; fail-stop when retries run out)."""
+        return await self._fail_stop(
+            "prepare", lambda: self._guarded(lambda: self.enricher.prepare_batch(records)))
+
+    async def complete(self, records: list[Original], prepared: PreparedBatch) -> None:
+        """Store the answers, then publish the outputs and the batch's offsets in one transaction."""
+        await self._fail_stop(
+            "complete", lambda: self._guarded(lambda: self._complete_once(records, prepared)))
+
+    async def _fail_stop(self, phase: str, attempt: Callable[[], Awaitable[T]]) -> T:
         from streams import metrics
 
         try:
             with metrics.BATCH_SECONDS.time():
-                await with_retries(self.settings, "enrich batch", lambda: self._attempt(records))
+                return await with_retries(self.settings, f"enrich batch ({phase})", attempt)
         except TransientError:
             # Retries exhausted: exit without committing; a restart resumes at this batch.
             log.critical("giving up on a batch after retries; exiting for a restart", exc_info=True)
@@ -148,7 +221,10 @@ class EnrichRuntime:
             log.critical("unexpected failure handling a batch; exiting for a restart", exc_info=True)
             os._exit(70)
 
-    async def _attempt(self, records: list[Original]) -> None:
+    async def _guarded(self, step: Callable[[], Awaitable[T]]) -> T:
+        """One attempt of a batch phase, time-boxed; database failures become transient."""
+        from db.repository import TRANSIENT_DB_ERRORS
+
         # The watchdog is a thread: it fires even if a library swallows the cancellation of the
         # timeout below or the event loop is stuck. Fail-stop then, so the supervisor restarts us
         # at this batch (nothing of it is committed), instead of hanging for good.
@@ -158,10 +234,14 @@ class EnrichRuntime:
         watchdog.start()
         try:
             async with asyncio.timeout(self.settings.batch_timeout_s):
-                await self._attempt_once(records)
+                return await step()
         except TimeoutError as exc:
             await self._reset_store()
             raise TransientError("batch_timeout", f"no answer in {self.settings.batch_timeout_s}s") from exc
+        except TRANSIENT_DB_ERRORS as exc:
+            # Connections that saw the failure may be half-open: replace them all.
+            await self._reset_store()
+            raise TransientError("db_unavailable", repr(exc)) from exc
         finally:
             watchdog.cancel()
 
@@ -170,15 +250,10 @@ class EnrichRuntime:
             async with asyncio.timeout(10):
                 await self.enricher.store.reset()
 
-    async def _attempt_once(self, records: list[Original]) -> None:
+    async def _complete_once(self, records: list[Original], prepared: PreparedBatch) -> None:
         from db.repository import TRANSIENT_DB_ERRORS
 
-        try:
-            outcomes: list[Outcome] = await self.enricher.handle_batch(records)
-        except TRANSIENT_DB_ERRORS as exc:
-            # Connections that saw the failure may be half-open: replace them all.
-            await self._reset_store()
-            raise TransientError("db_unavailable", repr(exc)) from exc
+        outcomes: list[Outcome] = await self.enricher.complete_batch(prepared)
         items = [(o.topic, o.key, o.value) for outcome in outcomes for o in outcome.outputs]
         offsets: dict[TopicPartition, int] = {}
         for r in records:

@@ -99,6 +99,17 @@ class _Computed:
     findings: Findings
 
 
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch after :meth:`Enricher.prepare_batch`: what :meth:`Enricher.complete_batch` needs."""
+
+    size: int
+    dead: dict[int, Output]  # position → its dead letter
+    decoded: dict[int, ProductSubmitted]  # position → its submission
+    stored: dict[str, ProductEnriched]  # answers found stored, by submission id
+    computed: list[ProductEnriched]  # answers computed now, not stored yet
+
+
 @dataclass
 class Enricher:
     classifier: ClassifierPort
@@ -118,22 +129,49 @@ class Enricher:
         """Handle a batch of wire messages: one outcome per message, in order. Input errors become
         DLQ outputs; transient errors raise (the caller retries the whole batch). The same
         submission twice in one batch (a quick re-send) is computed once and asks its MD once."""
-        outcomes = [Outcome() for _ in originals]
+        return await self.complete_batch(await self.prepare_batch(originals))
+
+    async def prepare_batch(self, originals: Sequence[Original]) -> PreparedBatch:
+        """The CPU-heavy half of a batch: decode, look up stored answers, fetch, classify, read
+        attributes, find the MDs. Nothing it does is visible downstream (the submission rows it
+        records are idempotent), so it may run while the previous batch is still completing."""
+        dead: dict[int, Output] = {}
         decoded: dict[int, ProductSubmitted] = {}
         for i, original in enumerate(originals):
             try:
                 decoded[i] = decode(ProductSubmitted, original.value)
             except InputError as exc:
                 metrics.DEAD_LETTERS.labels("enrich", exc.code).inc()
-                letter = self.dead_letters.build(exc, original)
-                outcomes[i].outputs.append(Output(topics.DLQ, original.key, letter))
+                dead[i] = Output(topics.DLQ, original.key, self.dead_letters.build(exc, original))
         unique: dict[str, ProductSubmitted] = {}
         for submission in decoded.values():
             unique.setdefault(submission.submission_id, submission)
-        if not unique:
-            return outcomes
-        answers, claimed = await self.enrich_all(list(unique.values()))
-        for i, submission in decoded.items():
+        stored: dict[str, ProductEnriched] = {}
+        computed: list[ProductEnriched] = []
+        if unique:
+            submissions = list(unique.values())
+            await self.store.record_submissions(submissions)
+            version = self.classifier.model_info.version
+            stored = await self.store.find_results([s.submission_id for s in submissions], version)
+            fresh = [s for s in submissions if s.submission_id not in stored]
+            metrics.DEDUPED.inc(len(submissions) - len(fresh))
+            if fresh:
+                computed = await self._finish(await asyncio.gather(
+                    *(self._compute(s, self.classifier, self.threshold) for s in fresh)
+                ))
+                if self.shadow is not None:
+                    await self._record_shadow(fresh)
+        return PreparedBatch(len(originals), dead, decoded, stored, computed)
+
+    async def complete_batch(self, prepared: PreparedBatch) -> list[Outcome]:
+        """The other half: store the computed answers (first result wins, so a concurrent or earlier
+        answer of the same submission is the one published), claim the MD requests and assemble
+        the outcomes. Safe to repeat after a transient failure."""
+        answers, claimed = await self._store_and_claim(prepared)
+        outcomes = [Outcome() for _ in range(prepared.size)]
+        for i, letter in prepared.dead.items():
+            outcomes[i].outputs.append(letter)
+        for i, submission in prepared.decoded.items():
             sid = submission.submission_id
             enriched = answers[sid]
             metrics.PROCESSED.labels(enriched.route.kind.value).inc()
@@ -147,24 +185,14 @@ class Enricher:
                 outcome.approval_submission = sid
         return outcomes
 
-    async def enrich_all(
-        self, submissions: Sequence[ProductSubmitted]
+    async def _store_and_claim(
+        self, prepared: PreparedBatch
     ) -> tuple[dict[str, ProductEnriched], dict[str, ApprovalRequested]]:
-        """The stored (or newly computed and stored) answer of each distinct submission, and the
-        MD requests that must be published, by submission id. A fixed handful of database round trips
-        per batch, whatever its size."""
-        await self.store.record_submissions(submissions)
-        version = self.classifier.model_info.version
-        answers = await self.store.find_results([s.submission_id for s in submissions], version)
-        fresh = [s for s in submissions if s.submission_id not in answers]
-        metrics.DEDUPED.inc(len(submissions) - len(fresh))
-        if fresh:
-            computed = await asyncio.gather(
-                *(self._compute(s, self.classifier, self.threshold) for s in fresh)
-            )
-            answers.update(await self.store.save_results(await self._finish(computed)))
-            if self.shadow is not None:
-                await self._record_shadow(fresh)
+        """The stored (or newly stored) answer of each distinct submission, and the MD requests
+        that must be published, by submission id: two database round trips at most."""
+        answers = dict(prepared.stored)
+        if prepared.computed:
+            answers.update(await self.store.save_results(prepared.computed))
         requests = [
             self._approval_request(e) for e in answers.values()
             if e.route.kind == RouteKind.NEEDS_MD and e.route.md_id

@@ -207,17 +207,19 @@ async def test_a_stuck_batch_times_out_as_transient_and_drops_pooled_connections
         await asyncio.Event().wait()  # a connection that never answers
         return []
 
-    enricher.handle_batch = never  # type: ignore[method-assign,assignment]
+    enricher.prepare_batch = never  # type: ignore[method-assign,assignment]
     runtime = EnrichRuntime(settings=Settings(batch_timeout_s=0.05), enricher=enricher,
                             publisher=None, group_id="g", closers=[])  # type: ignore[arg-type]
+    records = [Original(encode(submission()), topic="t", partition=0, offset=0)]
     with pytest.raises(TransientError) as info:
-        await runtime._attempt([Original(encode(submission()), topic="t", partition=0, offset=0)])
+        await runtime._guarded(lambda: enricher.prepare_batch(records))
     assert info.value.code == "batch_timeout"
     assert store.resets == 1
 
 
 async def test_a_batch_that_ignores_its_timeout_trips_the_watchdog(monkeypatch: pytest.MonkeyPatch) -> None:
     import asyncio
+    import contextlib
     import threading
 
     from hanger.settings import Settings
@@ -237,9 +239,60 @@ async def test_a_batch_that_ignores_its_timeout_trips_the_watchdog(monkeypatch: 
                 continue
         return []
 
-    enricher.handle_batch = stubborn  # type: ignore[method-assign,assignment]
+    enricher.prepare_batch = stubborn  # type: ignore[method-assign,assignment]
     runtime = app.EnrichRuntime(settings=Settings(batch_timeout_s=0.1), enricher=enricher,
                                 publisher=None, group_id="g", closers=[])  # type: ignore[arg-type]
-    with pytest.raises(Exception):  # noqa: B017 - what matters is the watchdog below
-        await runtime._attempt([Original(encode(submission()), topic="t", partition=0, offset=0)])
+    records = [Original(encode(submission()), topic="t", partition=0, offset=0)]
+    with contextlib.suppress(Exception):  # what matters is the watchdog below
+        await runtime._guarded(lambda: enricher.prepare_batch(records))
     assert tripped.is_set()  # 1.1 s in, while the attempt still ran
+
+
+async def test_overlapping_batches_with_the_same_submission_publish_one_answer_and_ask_once() -> None:
+    # The agent prepares batch N+1 while batch N completes: both may compute the same re-sent
+    # submission. The first stored answer is the one both publish, and its MD is asked once.
+    enricher, store, clf = make({"file:///img/main.jpg": b"T202:0.99"})
+    raw = encode(submission(declared="T203"))
+    first = await enricher.prepare_batch([Original(raw)])
+    second = await enricher.prepare_batch([Original(raw)])
+    assert clf.calls == 2 and store.results == {}  # preparing publishes and stores nothing
+    (a,) = await enricher.complete_batch(first)
+    await store.mark_approvals_published([a.approval_submission or ""])  # after N's commit
+    (b,) = await enricher.complete_batch(second)
+    assert [o.topic for o in a.outputs] == [topics.ENRICHED, topics.APPROVAL_REQUESTS]
+    assert [o.topic for o in b.outputs] == [topics.ENRICHED]
+    assert second.computed[0] != first.computed[0]  # two computations (different enriched_at) ...
+    assert b.outputs[0].value == a.outputs[0].value  # ... one answer: the first one stored
+
+
+async def test_completing_a_batch_again_after_a_failure_gives_the_same_outcomes() -> None:
+    enricher, _, _ = make({"file:///img/main.jpg": b"T202:0.99"})
+    prepared = await enricher.prepare_batch([Original(encode(submission(declared="T203")))])
+    once = await enricher.complete_batch(prepared)
+    again = await enricher.complete_batch(prepared)  # a retry after the transaction failed
+    assert [o.topic for o in once[0].outputs] == [topics.ENRICHED, topics.APPROVAL_REQUESTS]
+    # The request was claimed but not marked published (that happens after the commit): a retry
+    # must publish it again, or the MD would never be asked.
+    assert [o.topic for o in again[0].outputs] == [topics.ENRICHED, topics.APPROVAL_REQUESTS]
+    assert again[0].outputs[0].value == once[0].outputs[0].value
+
+
+async def test_the_batch_gate_holds_a_rebalance_until_no_batch_is_in_flight() -> None:
+    import asyncio
+
+    from streams.app import BatchGate
+
+    gate = BatchGate()
+    gate.enter()  # batch N completing
+    gate.enter()  # batch N+1 being prepared
+    drained = asyncio.create_task(gate.drain())
+    await asyncio.sleep(0.01)
+    admitted = asyncio.create_task(gate.admit())
+    await asyncio.sleep(0.01)
+    assert not drained.done() and not admitted.done()  # nothing new starts while draining
+    gate.leave()
+    await asyncio.sleep(0.01)
+    assert not drained.done()
+    gate.leave()
+    await asyncio.wait_for(drained, 1)
+    await asyncio.wait_for(admitted, 1)
