@@ -11,9 +11,13 @@ import datetime as dt
 import gc
 import hashlib
 import json
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+import orjson
 
 from adapters.common.categories import category_warnings
 from adapters.common.issues import Issue, error, has_errors
@@ -195,7 +199,66 @@ def copy_native(value: Any) -> Any:
 
 def content_revision(content: Any) -> int:
     """A revision number derived from the product's content: the same bytes re-sent give the same
-    submission id (idempotent), a changed product gives a new one. 31 bits of SHA-256."""
-    text = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"),
-                      default=str)
-    return int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:8], 16) & 0x7FFF_FFFF
+    submission id (idempotent), a changed product gives a new one. 31 bits of SHA-256 of the
+    content as sorted, compact JSON (:func:`canonical_json`)."""
+    return int.from_bytes(hashlib.sha256(canonical_json(content)).digest()[:4], "big") & 0x7FFF_FFFF
+
+
+def canonical_json(content: Any) -> bytes:
+    """``json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"),
+    default=str)`` as UTF-8 — the bytes every submission id so far was made from, so they must
+    never change — made by orjson (~5× faster) wherever orjson's bytes are provably the same.
+
+    ``content`` is JSON data (what ``json.loads`` returns, or workbook cells: str, int, float,
+    bool, None). On that, orjson with sorted keys writes the same bytes as ``json``, except:
+
+    - floats below 1e-4: ``json`` writes ``1e-05``, orjson ``0.00001`` (1e-5 to 1e-4) or ``1e-7``
+      (a one-digit exponent, 1e-9 to 1e-5). Every such orjson token contains ``0.0000`` or ends
+      in ``e-<digit>``; when the bytes contain either (even inside a string), ``json`` writes
+      them. Every other finite float orjson writes as ``repr`` does (``1e+16``, ``1e-10``, ``0.1``).
+    - infinities and NaN: orjson writes ``null``, ``json`` ``Infinity``/``NaN`` (``json.loads``
+      reads ``1e999`` as infinity): when the bytes contain ``null``, the content is searched for
+      one.
+    - what orjson refuses (integers beyond 64 bits, non-str keys, str/dict/list subclasses, lone
+      surrogates, and any type ``json`` would send to ``default=str``, through :func:`_refuse`):
+      ``json`` decides, as before.
+
+    A plain ``Enum`` member would differ (orjson writes its value, ``json`` its ``str``): the
+    reason the content must be JSON data. ``tests/unit/adapters/test_canonical_json.py`` checks
+    all this against ``json.dumps`` on arbitrary JSON values.
+    """
+    try:
+        fast = orjson.dumps(content, default=_refuse, option=_ORJSON_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        fast = None
+    if (fast is not None and b"0.0000" not in fast and not _ONE_DIGIT_EXPONENT.search(fast)
+            and (b"null" not in fast or not _has_non_finite(content))):
+        return fast
+    return json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"),
+                      default=str).encode("utf-8")
+
+
+_ORJSON_OPTIONS = (orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_SUBCLASS
+                   | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS)
+# The end of a float token with a one-digit negative exponent (orjson's 1e-7; json's is 1e-07).
+_ONE_DIGIT_EXPONENT = re.compile(rb"e-[0-9](?:[,\]}]|\Z)")
+
+
+def _has_non_finite(content: Any) -> bool:
+    """Whether a float infinity or NaN is anywhere in ``content`` (exact dicts, lists and tuples:
+    orjson refused their subclasses already)."""
+    stack = [content]
+    while stack:
+        value = stack.pop()
+        kind = type(value)
+        if kind is dict:
+            stack.extend(value.values())
+        elif kind is list or kind is tuple:
+            stack.extend(value)
+        elif kind is float and not math.isfinite(value):
+            return True
+    return False
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is left to json.dumps")
