@@ -22,6 +22,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from bench.cpu import CpuMeter, infra_pids, pinned
 from hanger import topics
 from hanger.events import (
     DeclaredCategory,
@@ -39,7 +40,9 @@ from hanger.settings import Settings
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data" / "clothing" / "images"
 N_IMAGES = 64
-N_THROUGHPUT = 400
+N_THROUGHPUT = 600
+N_ISOLATED = 300
+BARE_CPU_S: list[float] = []  # CPU seconds per submission of the bare path (all its threads)
 THREADS = 2
 
 
@@ -85,9 +88,10 @@ def bare_path(images: list[Path], n: int) -> tuple[float, float, float]:
     one_thread.classify_images([blobs[0]])  # warm-up
     paths = [images[i % len(images)] for i in range(n)]
     with ThreadPoolExecutor(max_workers=defaults.inference_workers) as pool:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         list(pool.map(lambda p: one_thread.classify_images([p.read_bytes()]), paths))
         bare = n / (time.perf_counter() - start)
+        BARE_CPU_S.append((time.process_time() - cpu) / n)
     two_threads = Classifier.load(intra_op_threads=THREADS)
     two_threads.classify_images([blobs[0]])
     start = time.perf_counter()
@@ -103,6 +107,25 @@ def bare_path(images: list[Path], n: int) -> tuple[float, float, float]:
     return bare, single, raw
 
 
+def bare_one_core(images: list[Path], n: int, core: int) -> float:
+    """The bare path on one core: this process pinned to ``core``, one session × 1 ORT thread,
+    one submission after another (what a worker with 1 inference thread × 1 ORT thread does)."""
+    from inference.classifier import Classifier
+
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {core})
+    try:
+        clf = Classifier.load(intra_op_threads=1)
+        clf.classify_images([images[0].read_bytes()])  # warm-up
+        paths = [images[i % len(images)] for i in range(n)]
+        start = time.perf_counter()
+        for p in paths:
+            clf.classify_images([p.read_bytes()])
+        return n / (time.perf_counter() - start)
+    finally:
+        os.sched_setaffinity(0, before)
+
+
 def _rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -112,13 +135,15 @@ def _rss_mb(pid: int) -> float:
 
 class _Worker:
     def __init__(self, settings: Settings, image_root: Path, log: Path, worker_id: str = "bench",
-                 **extra_env: str) -> None:
-        """A worker with the deployment defaults unless ``extra_env`` overrides them."""
+                 cpus: set[int] | None = None, **extra_env: str) -> None:
+        """A worker with the deployment defaults unless ``extra_env`` overrides them; on ``cpus``
+        only when given."""
         env = {**os.environ, "HANGER_TOPIC_PREFIX": settings.topic_prefix,
                "HANGER_IMAGE_ROOT": str(image_root), "HANGER_WORKER_ID": worker_id, **extra_env}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "hanger.cli", "worker", "enrich"], env=env,
-            stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
 
     def stop(self) -> None:
         os.killpg(self.proc.pid, signal.SIGTERM)
@@ -187,9 +212,13 @@ async def _stream(settings: Settings, images: list[Path], scratch: Path) -> dict
         events = _submissions(images, N_THROUGHPUT, f"tp{uuid.uuid4().hex[:6]}")
         ids = {e.submission_id for e in events}
         results_task = asyncio.create_task(_await_results(settings, ids, {}))
+        meter = CpuMeter({"worker": [worker.proc.pid], **infra_pids()})
+        meter.start()
         start = time.monotonic()
         sent = await _send_paced(settings, events, None)  # all at once: a burst of ~10 s of work
         arrived = await results_task
+        cores = meter.stop(max(arrived.values()) - start)
+        cpu_per_sub = {k: v * (max(arrived.values()) - start) / len(arrived) for k, v in cores.items()}
         sampler.cancel()
         sustained = len(arrived) / (max(arrived.values()) - start)
         memory = {"idle_mb": round(rss_idle, 1), "burst_peak_mb": round(peak[0], 1),
@@ -208,9 +237,41 @@ async def _stream(settings: Settings, images: list[Path], scratch: Path) -> dict
             latency[f"{int(share * 100)}%"] = {"rate": round(sustained * share, 1), "n": len(ms),
                                                "p50_ms": round(q[49]), "p95_ms": round(q[94]),
                                                "p99_ms": round(q[98])}
-        return {"sustained": sustained, "latency": latency, "memory": memory}
+        return {"sustained": sustained, "latency": latency, "memory": memory, "cores": cores,
+                "cpu_per_sub": cpu_per_sub}
     finally:
         worker.stop()
+
+
+async def _isolated(settings: Settings, images: list[Path], scratch: Path, core: int, other: int
+                    ) -> tuple[float, dict[str, float]]:
+    """Sustained sub/s of one worker alone on ``core`` (1 inference thread × 1 ORT thread), with the
+    broker, PostgreSQL and this benchmark's clients pinned to ``other``: the production topology
+    (broker and database on their own machines) shrunk onto one box."""
+    root = Path(os.path.commonpath([str(p.parent) for p in images]))
+    infra = infra_pids()
+    me = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {other})
+    worker = _Worker(settings, root, scratch / "bench-worker-pinned.log", "bench-pinned", cpus={core},
+                     HANGER_INFERENCE_THREADS="1", HANGER_INFERENCE_WORKERS="1")
+    try:
+        with pinned([p for pids in infra.values() for p in pids], {other}):
+            warm = _submissions(images, 4, f"warmp{uuid.uuid4().hex[:6]}")
+            await _send_paced(settings, warm, None)
+            await _await_results(settings, {e.submission_id for e in warm}, {}, 180)
+            await asyncio.sleep(2)
+            events = _submissions(images, N_ISOLATED, f"tpp{uuid.uuid4().hex[:6]}")
+            task = asyncio.create_task(_await_results(settings, {e.submission_id for e in events}, {}))
+            meter = CpuMeter({"worker": [worker.proc.pid], **infra})
+            meter.start()
+            start = time.monotonic()
+            await _send_paced(settings, events, None)
+            arrived = await task
+            elapsed = max(arrived.values()) - start
+            return len(arrived) / elapsed, meter.stop(elapsed)
+    finally:
+        worker.stop()
+        os.sched_setaffinity(0, me)
 
 
 async def _two_workers(settings: Settings, images: list[Path], scratch: Path) -> float:
@@ -276,6 +337,12 @@ def run() -> dict[str, Any]:
     asyncio.run(create_topics(settings))
     stream = asyncio.run(_stream(settings, images, scratch))
     replay_ours, replay_raw, replayed = asyncio.run(_replay(settings))
+    cpus = sorted(os.sched_getaffinity(0))
+    core, other = cpus[0], cpus[-1]
+    one_core = bare_one_core(images, 150, core)
+    iso_settings = settings.model_copy(update={"topic_prefix": settings.topic_prefix + "iso."})
+    asyncio.run(create_topics(iso_settings))
+    isolated, iso_cores = asyncio.run(_isolated(iso_settings, images, scratch, core, other))
     two_settings = settings.model_copy(update={"topic_prefix": settings.topic_prefix + "w2."})
     asyncio.run(create_topics(two_settings))
     two = asyncio.run(_two_workers(two_settings, images, scratch))
@@ -283,6 +350,21 @@ def run() -> dict[str, Any]:
         {"case": "stream: submissions/s (1 worker)", "value": round(stream["sustained"], 1),
          "unit": "sub/s", "baseline": f"{bare:.1f} sub/s bare inference path",
          "ratio": stream["sustained"] / bare, "goal": "≥ 0.90×"},
+        {"case": "CPU per submission: bare path vs the worker process (CPU time, all threads; holds"
+                 " when other processes share the cores)",
+         "value": f"{stream['cpu_per_sub']['worker'] * 1000:.1f}", "unit": "ms",
+         "baseline": f"{BARE_CPU_S[-1] * 1000:.1f} ms bare path",
+         "ratio": BARE_CPU_S[-1] / stream["cpu_per_sub"]["worker"], "goal": ""},
+        {"case": "same, the worker + broker + PostgreSQL together",
+         "value": f"{sum(stream['cpu_per_sub'][k] for k in ('worker', 'broker', 'postgres')) * 1000:.1f}",
+         "unit": "ms", "baseline": f"{BARE_CPU_S[-1] * 1000:.1f} ms bare path",
+         "ratio": BARE_CPU_S[-1] / sum(stream["cpu_per_sub"][k] for k in ("worker", "broker", "postgres")),
+         "goal": ""},
+        {"case": "stream, isolated: 1 worker alone on one core (1 inference × 1 ORT thread); broker,"
+                 " PostgreSQL and the bench clients on the other core",
+         "value": round(isolated, 1), "unit": "sub/s",
+         "baseline": f"{one_core:.1f} sub/s bare path alone on the same core (1 ORT thread)",
+         "ratio": isolated / one_core, "goal": "≥ 0.90×"},
         {"case": "reference: bare path, one session × 2 ORT threads, sequential", "value": round(single_session, 1),
          "unit": "sub/s", "baseline": "", "ratio": None, "goal": ""},
         {"case": "reference: raw ORT on pre-decoded tensors (batch 16)", "value": round(raw_ort, 1),
@@ -309,5 +391,9 @@ def run() -> dict[str, Any]:
         "notes": [f"{N_THROUGHPUT} submissions, one photo each ({'shared clothing photos' if SHARED.exists() else 'drawn 800×1000 JPEGs'}),"
                   " bare path and worker with the same thread settings (deployment defaults: 2 inference threads × 1 ORT"
                   " thread); worker max_in_flight 16; 6 partitions.",
-                  f"Replay moved {replayed} events."],
+                  f"Replay moved {replayed} events.",
+                  "Cores used during the burst (1.0 = one core busy all the time), shared run: "
+                  + ", ".join(f"{k} {v}" for k, v in stream["cores"].items())
+                  + "; isolated run: " + ", ".join(f"{k} {v}" for k, v in iso_cores.items())
+                  + " (others = processes outside this benchmark)."],
     }

@@ -37,6 +37,13 @@ TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Pool release without asyncpg's default reset query (``pg_advisory_unlock_all(); CLOSE ALL;
+    UNLISTEN *; RESET ALL``): a round trip per query, and nothing here needs it — pooled connections
+    never change session state (no SET, LISTEN, session-level advisory locks or open cursors;
+    locks are transaction-scoped). asyncpg still rolls back an open transaction on release."""
+
+
 async def create_pool(settings: Settings) -> asyncpg.Pool:
     try:
         pool = await asyncpg.create_pool(
@@ -45,6 +52,7 @@ async def create_pool(settings: Settings) -> asyncpg.Pool:
             max_size=settings.database_pool_size,
             command_timeout=settings.database_timeout_s,
             timeout=settings.database_timeout_s,  # connecting, per attempt
+            reset=_keep_session,
         )
     except (OSError, asyncpg.PostgresConnectionError) as exc:
         raise TransientError("db_unavailable", f"cannot reach PostgreSQL: {exc}") from exc

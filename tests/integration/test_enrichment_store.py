@@ -11,6 +11,7 @@ import pytest
 from db.migrate import migrate
 from db.repository import FALLBACK_MD, MdQuery, PgEnrichmentStore
 from hanger.events import ApprovalRequested, ProductEnriched, Route, RouteKind, utcnow
+from hanger.settings import Settings
 from streams.enrich import request_id_for
 from tests.unit.factories import classification, submission
 
@@ -88,3 +89,27 @@ async def test_an_approval_request_is_claimed_until_marked_published(store: PgEn
     reasons = await store.pool.fetchval(
         "SELECT reasons FROM approval_request WHERE submission_id = $1", subs[1].submission_id)
     assert reasons == ["low_confidence", "image_problems"]
+
+
+async def test_the_projects_pool_releases_without_the_reset_query_yet_never_leaks_a_transaction(
+    base_settings: Settings, fresh_database: str,
+) -> None:
+    from pydantic import SecretStr
+
+    from db.repository import create_pool
+
+    pool = await create_pool(base_settings.model_copy(update={"database_url": SecretStr(fresh_database)}))
+    try:
+        async with pool.acquire() as conn:
+            pid = await conn.fetchval("SELECT pg_backend_pid()")
+            await conn.execute("SET application_name = 'session-state'")
+            await conn.execute("BEGIN")  # a query that died inside a transaction
+            await conn.execute("CREATE TEMP TABLE left_behind (x int)")
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("SELECT pg_backend_pid()") == pid  # the same connection
+            assert not conn.is_in_transaction()  # rolled back on release
+            assert await conn.fetchval("SELECT to_regclass('pg_temp.left_behind')") is None
+            # No RESET ALL ran (the round trip saved), which is why nothing here may SET anything.
+            assert await conn.fetchval("SHOW application_name") == "session-state"
+    finally:
+        await pool.close()
