@@ -349,6 +349,25 @@ class DecisionRepository:
         return bool(await self.conn.fetchval(
             "SELECT true FROM approval_decision WHERE decision_id = $1", decision_id))
 
+    async def unannounced_rejection(self, decision_id: str) -> bool:
+        """Whether this decision applied a reject / request_change whose ``ProductRejected`` the
+        broker never acknowledged (a crash between the database and the Kafka commit)."""
+        return bool(await self.conn.fetchval(
+            """SELECT true FROM approval_decision
+               WHERE decision_id = $1 AND status = 'applied'
+                 AND decision IN ('reject', 'request_change') AND announced_at IS NULL""",
+            decision_id))
+
+    async def mark_announced(self, submission_id: str) -> None:
+        """After the broker acknowledged the rejection(s) of ``submission_id``: every applied,
+        unannounced reject / request_change of it was in that transaction (batches are handled
+        one after another, and a decision is recorded before its batch commits)."""
+        await self.conn.execute(
+            """UPDATE approval_decision SET announced_at = now()
+               WHERE submission_id = $1 AND status = 'applied'
+                 AND decision IN ('reject', 'request_change') AND announced_at IS NULL""",
+            submission_id)
+
     async def record(self, decision: ApprovalDecided, status: Verdict) -> None:
         await self.conn.execute(
             """INSERT INTO approval_decision (decision_id, submission_id, md_id, decision,

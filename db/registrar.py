@@ -13,7 +13,8 @@ marked published after that. A crash anywhere before the Kafka commit makes Kafk
 message; the database transaction finds the stored registration and, if it was never marked
 published, publishes that same stored ``ProductRegistered``. So nothing is registered twice,
 nothing is lost, and no announcement repeats (a replay of an already-announced decision stays
-quiet thanks to the published mark).
+quiet thanks to the published mark). Rejections (reject / request_change → ``ProductRejected`` on
+``hanger.rejected``) carry the same guarantee through ``approval_decision.announced_at``.
 Conflicting decisions: the first final outcome wins (rules in :mod:`db.approvals`).
 Bad decisions (unknown submission, not the MD's request, override without a known category,
 reject without reason …) are input errors: dead-lettered with their code, never retried.
@@ -101,6 +102,10 @@ class Registrar:
                     log.info("duplicate decision: publishing its unpublished registration",
                              extra={"decision_id": decision.decision_id, "submission_id": sid})
                     return registered.event
+                if await uow.decisions.unannounced_rejection(decision.decision_id):
+                    log.info("duplicate decision: announcing its unannounced rejection",
+                             extra={"decision_id": decision.decision_id, "submission_id": sid})
+                    return await self._rejected(uow, decision)
                 log.info("duplicate decision: already handled",
                          extra={"decision_id": decision.decision_id, "submission_id": sid})
                 return None
@@ -115,17 +120,23 @@ class Registrar:
             await uow.requests.close(decision)
             if decision.decision not in REGISTERING_DECISIONS:
                 await uow.products.audit_decision(decision)
-                submission = await uow.submissions.get(sid)
-                assert submission is not None  # check_authority saw it in this transaction
-                return ProductRejected(
-                    submission_id=sid, decision=decision.decision, reason=decision.reason or "",
-                    md_id=decision.md_id, decided_at=decision.decided_at, submission=submission,
-                )
+                return await self._rejected(uow, decision)
             submission = await uow.submissions.get(sid)
             assert submission is not None  # check_authority saw it in this transaction
             draft = draft_product(submission, await uow.submissions.routed_result(sid), decision,
                                   self.taxonomy)
             return await uow.products.register(draft)
+
+    @staticmethod
+    async def _rejected(uow: PgRegistrationUnitOfWork, decision: ApprovalDecided) -> ProductRejected:
+        """The portal's answer to a reject / request_change (the same event however often built)."""
+        submission = await uow.submissions.get(decision.submission_id)
+        assert submission is not None  # check_authority saw it when the decision was recorded
+        return ProductRejected(
+            submission_id=decision.submission_id, decision=decision.decision,
+            reason=decision.reason or "", md_id=decision.md_id, decided_at=decision.decided_at,
+            submission=submission,
+        )
 
     async def on_enriched(self, enriched: ProductEnriched) -> ProductRegistered | None:
         """Register an auto-approved product; other routes are the MDs' business."""
@@ -146,11 +157,14 @@ class Registrar:
             draft = draft_product(enriched.submission, enriched, None, self.taxonomy)
             return await uow.products.register(draft)
 
-    async def mark_published(self, event: ProductRegistered) -> None:
+    async def mark_published(self, event: ProductRegistered | ProductRejected) -> None:
         """Call after the broker acknowledged ``event``; a later redelivery then stays quiet."""
         try:
             async with self.unit_of_work() as uow:
-                await uow.products.mark_published(event.submission_id)
+                if isinstance(event, ProductRejected):
+                    await uow.decisions.mark_announced(event.submission_id)
+                else:
+                    await uow.products.mark_published(event.submission_id)
         except TRANSIENT_DB_ERRORS as exc:
             raise TransientError("db_unavailable", f"{type(exc).__name__}: {exc}") from exc
 
@@ -181,19 +195,20 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     try:
         async def handle(record: ConsumerRecord[bytes, bytes], sink: Collector,
                          dead_letters: DeadLetters) -> None:
-            registered = await registrar.handle(by_real_name[record.topic], record.value or b"")
-            if isinstance(registered, ProductRejected):
-                # The portal is told (bridge → legacy.<portal>.registered), in the transaction that
-                # commits the decision's offset.
-                await sink.send(topics.REJECTED, registered.submission_id, registered)
+            outcome = await registrar.handle(by_real_name[record.topic], record.value or b"")
+            if outcome is None:
                 return
-            if registered is not None:
-                if any(t == topics.REGISTERED and k == registered.submission_id for t, k, _ in sink.items):
-                    return  # the same decision twice in one batch: announced once (marked after commit)
-                await sink.send(topics.REGISTERED, registered.submission_id, registered)
-                sink.after_commit(functools.partial(registrar.mark_published, registered))
-                log.info("registered", extra={"submission_id": registered.submission_id,
-                                              "product_id": registered.product_id})
+            # A rejection tells the portal (bridge → legacy.<portal>.registered); a registration
+            # announces the product. Either goes out in the transaction that commits the message's
+            # offset, and is marked announced after that commit.
+            topic = topics.REJECTED if isinstance(outcome, ProductRejected) else topics.REGISTERED
+            if any(t == topic and k == outcome.submission_id and v == outcome for t, k, v in sink.items):
+                return  # the same decision twice in one batch: announced once (marked after commit)
+            await sink.send(topic, outcome.submission_id, outcome)
+            sink.after_commit(functools.partial(registrar.mark_published, outcome))
+            if isinstance(outcome, ProductRegistered):
+                log.info("registered", extra={"submission_id": outcome.submission_id,
+                                              "product_id": outcome.product_id})
 
         await run_transactional(settings, STAGE, list(by_real_name.values()), handle, stage=STAGE,
                                 stop=stop)

@@ -302,6 +302,39 @@ async def test_registration_committed_but_not_published_is_published_on_redelive
     assert await pool.fetchval("SELECT count(*) FROM product WHERE submission_id = $1", sid) == 1
 
 
+async def test_rejection_committed_but_not_announced_is_announced_on_redelivery(
+    reg_settings: Settings, pool: asyncpg.Pool, producer: EventProducer, unique: str
+) -> None:
+    """The same crash for a rejection: the redelivered decision announces the rejection — the
+    same event — once, and a later redelivery after the announcement stays quiet."""
+    md = f"MD-{unique}"
+    sid = (await waiting_for_md(pool, enriched(f"XR-{unique}", md_id=md), md)).submission_id
+    the_decision = decision(sid, "reject", md_id=md, reason="의류가 아닌 상품")
+    registrar = Registrar(lambda: PgRegistrationUnitOfWork(pool), load_taxonomy())
+    before_crash = await registrar.on_decision(the_decision)  # committed; the worker "dies" here
+    assert isinstance(before_crash, ProductRejected)
+
+    async def run_until(expected: int) -> list[ProductRejected]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_worker(reg_settings, stop))
+        try:
+            return [decode(ProductRejected, v)
+                    for _, v in await read_topic(reg_settings, topics.REJECTED, expected, timeout_s=5)]
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
+
+    await producer.send(topics.APPROVAL_DECISIONS, sid, the_decision)  # redelivery
+    await producer.send(topics.APPROVAL_DECISIONS, sid, the_decision)  # and again, same batch
+    assert await run_until(2) == [before_crash]
+    assert await pool.fetchval(
+        "SELECT announced_at IS NOT NULL FROM approval_decision WHERE decision_id = $1",
+        the_decision.decision_id)
+    await producer.send(topics.APPROVAL_DECISIONS, sid, the_decision)  # a replay, announced already
+    assert await run_until(2) == [before_crash]
+    assert await pool.fetchval("SELECT count(*) FROM audit_log WHERE submission_id = $1", sid) == 1
+
+
 async def test_killed_mid_batch_and_restarted_registers_each_product_exactly_once(
     reg_settings: Settings, pool: asyncpg.Pool, producer: EventProducer, unique: str,
     monkeypatch: pytest.MonkeyPatch,
