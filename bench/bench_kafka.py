@@ -17,7 +17,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from hanger.events import ProductSubmitted, decode, encode
-from hanger.kafka import EventProducer, create_topics, make_consumer
+from hanger.kafka import EventProducer, create_topics, delete_topics_with_prefix, make_consumer
 from hanger.settings import Settings
 
 N = 20_000
@@ -131,6 +131,7 @@ async def _run() -> dict[str, Any]:
         timings["consume_raw_json"] = await _consume(raw_json, N, json.loads)
         for k, v in timings.items():
             best[k] = min(best.get(k, v), v)
+        await delete_topics_with_prefix(settings)
     rate = {k: N / v for k, v in best.items()}
     return {
         "name": "kafka wrappers vs raw aiokafka",

@@ -34,7 +34,7 @@ from hanger.events import (
     submission_id_for,
     utcnow,
 )
-from hanger.kafka import EventProducer, create_topics
+from hanger.kafka import EventProducer, create_topics, delete_topics_with_prefix
 from hanger.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -361,6 +361,7 @@ def run() -> dict[str, Any]:
     two_settings = settings.model_copy(update={"topic_prefix": settings.topic_prefix + "w2."})
     asyncio.run(create_topics(two_settings))
     two = asyncio.run(_two_workers(two_settings, images, scratch))
+    asyncio.run(delete_topics_with_prefix(settings))  # this run's topics, the iso./w2. ones too
     rows = [
         {"case": "stream: submissions/s (1 worker)", "value": round(stream["sustained"], 1),
          "unit": "sub/s", "baseline": f"{bare:.1f} sub/s bare inference path",

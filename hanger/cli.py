@@ -97,6 +97,8 @@ def cmd_topics(args: argparse.Namespace) -> int:
         else:
             print(f"created {len(created)} topic(s)" + (": " + ", ".join(created) if created else
                                                           " (all existed)"))
+    elif args.action == "prune":
+        return _prune_topics(settings, args.prefix, args.yes, args.json)
     elif args.action == "doc":
         text = topics.render_markdown()
         if args.output:
@@ -112,6 +114,28 @@ def cmd_topics(args: argparse.Namespace) -> int:
             _table("topics", ("name", "key", "value", "producer → consumer"),
                    [(settings.topic(t.name), t.key, t.value, f"{t.producer} → {t.consumer}")
                     for t in specs])
+    return 0
+
+
+def _prune_topics(settings: Settings, prefix: str | None, confirmed: bool, as_json: bool) -> int:
+    """Delete the topics whose names start with ``prefix`` (a dev broker sheds old test and
+    benchmark topics without a reset); without ``--yes`` only lists them."""
+    from hanger.kafka import delete_topics_with_prefix, list_topics_with_prefix
+
+    if not prefix:
+        print("topics prune: --prefix is required (and must not be empty)", file=sys.stderr)
+        return 2
+    doomed = (asyncio.run(delete_topics_with_prefix(settings, prefix)) if confirmed
+              else asyncio.run(list_topics_with_prefix(settings, prefix)))
+    if as_json:
+        _print_json({"prefix": prefix, "deleted" if confirmed else "would_delete": doomed})
+    else:
+        verb = "deleted" if confirmed else "would delete (add --yes to delete)"
+        print(f"{verb} {len(doomed)} topic(s) starting with {prefix!r}")
+        for name in doomed[:20]:
+            print(f"  {name}")
+        if len(doomed) > 20:
+            print(f"  … and {len(doomed) - 20} more")
     return 0
 
 
@@ -182,8 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
     dev.set_defaults(func=cmd_dev)
 
     tp = sub.add_parser("topics", help="the topic registry")
-    tp.add_argument("action", choices=("create", "list", "doc"))
+    tp.add_argument("action", choices=("create", "list", "doc", "prune"))
     tp.add_argument("--output", help="with doc: write markdown to this file")
+    tp.add_argument("--prefix", help="with prune: delete the topics whose names start with this")
+    tp.add_argument("--yes", action="store_true", help="with prune: really delete (else: list only)")
     tp.set_defaults(func=cmd_topics)
 
     sc = sub.add_parser("schema", help="export the JSON Schema of each canonical event")

@@ -348,21 +348,32 @@ async def create_topics(settings: Settings, names: list[str] | None = None) -> l
         await admin.close()
 
 
-async def delete_topics_with_prefix(settings: Settings, prefix: str | None = None) -> list[str]:
-    """Delete every topic whose name starts with ``prefix`` (default: the deployment's own,
-    which must not be empty); returns the names deleted. Tests and benchmarks clean up with this."""
-    prefix = settings.topic_prefix if prefix is None else prefix
-    if not prefix:
-        raise ValueError("refusing to delete topics without a prefix")
+async def list_topics_with_prefix(settings: Settings, prefix: str) -> list[str]:
+    """The topics whose names start with ``prefix``, sorted."""
     admin = AIOKafkaAdminClient(**settings.kafka_client_options())
     await admin.start()
     try:
-        doomed = [t for t in await admin.list_topics() if t.startswith(prefix)]
-        if doomed:
-            await admin.delete_topics(doomed)
-        return doomed
+        return sorted(t for t in await admin.list_topics() if t.startswith(prefix))
     finally:
         await admin.close()
+
+
+async def delete_topics_with_prefix(settings: Settings, prefix: str | None = None) -> list[str]:
+    """Delete every topic whose name starts with ``prefix`` (default: the deployment's own,
+    which must not be empty); returns the names deleted. Tests and benchmarks clean up with this,
+    ops with ``hanger topics prune``."""
+    prefix = settings.topic_prefix if prefix is None else prefix
+    if not prefix:
+        raise ValueError("refusing to delete topics without a prefix")
+    doomed = await list_topics_with_prefix(settings, prefix)
+    if doomed:
+        admin = AIOKafkaAdminClient(**settings.kafka_client_options())
+        await admin.start()
+        try:
+            await admin.delete_topics(doomed)
+        finally:
+            await admin.close()
+    return doomed
 
 
 async def end_offsets(settings: Settings, topic: str) -> dict[int, int]:

@@ -114,3 +114,35 @@ async def test_aborted_transaction_is_invisible_and_committed_one_is_seen(settin
         await publisher.stop()
     values = [v for _, v in await read_topic(settings, topics.ENRICHED, 1)]
     assert values == [b"committed"]
+
+
+async def test_topics_prune_lists_then_deletes_only_the_prefixed_topics(settings: Settings) -> None:
+    import json
+    import sys
+
+    from hanger.kafka import create_topics, list_topics_with_prefix
+
+    old = settings.model_copy(update={"topic_prefix": settings.topic_prefix + "old."})
+    await create_topics(old, ["a", "b"])
+
+    async def hanger(*args: str) -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "hanger.cli", "topics", "prune", *args,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, _ = await proc.communicate()
+        assert proc.returncode is not None
+        return proc.returncode, out.decode()
+
+    code, out = await hanger("--prefix", old.topic_prefix, "--json")  # dry run: lists only
+    assert code == 0 and json.loads(out)["would_delete"] == [old.topic("a"), old.topic("b")]
+    assert await list_topics_with_prefix(settings, old.topic_prefix) == [old.topic("a"), old.topic("b")]
+    code, out = await hanger("--prefix", old.topic_prefix, "--yes", "--json")
+    assert code == 0 and json.loads(out)["deleted"] == [old.topic("a"), old.topic("b")]
+    deadline = asyncio.get_running_loop().time() + 30
+    while await list_topics_with_prefix(settings, old.topic_prefix):
+        assert asyncio.get_running_loop().time() < deadline, "prefixed topics still listed"
+        await asyncio.sleep(0.5)
+    # The test's own topics (a shorter prefix of the pruned one) are untouched.
+    remaining = await list_topics_with_prefix(settings, settings.topic_prefix)
+    assert settings.topic(topics.SUBMISSIONS) in remaining
+    assert (await hanger("--prefix", ""))[0] == 2  # an empty prefix would mean every topic
