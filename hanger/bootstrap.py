@@ -87,6 +87,7 @@ async def build_enrich_runtime(settings: Settings, *, group_id: str) -> EnrichRu
         threshold=threshold,
         shadow=shadow,
         attributes=attributes,
+        classify_max_images=settings.classify_max_images,
     )
     publisher = TransactionalPublisher(
         settings, transactional_id=f"{settings.group('enrich')}.{settings.worker_id}"

@@ -121,6 +121,11 @@ class Settings(BaseSettings):
         default="label,detail",
         description="Image roles the stream reads text from (comma separated: label, detail, main).",
     )
+    classify_max_images: int = Field(
+        default=4, ge=1, le=50,
+        description="Garment photos classified per submission (main first, then the others in "
+        "order; care-label photos never): bounds the cost of a listing with dozens of images.",
+    )
     ocr_workers: int = Field(default=1, ge=1, le=16, description="OCR threads per enrich worker.")
     ocr_max_images: int = Field(
         default=4, ge=1, le=50,

@@ -51,6 +51,10 @@ class Findings:
 
 
 class AttributeReaderPort(Protocol):
+    def choose(self, images: Sequence[ImageRef]) -> list[ImageRef]:
+        """The images this stage would read (so only those are fetched for it)."""
+        ...
+
     async def read(
         self, submission: ProductSubmitted, images: Sequence[tuple[ImageRef, bytes]]
     ) -> Findings: ...
@@ -81,14 +85,19 @@ class AttributeStage:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ocr")
         self._slots = asyncio.Semaphore(workers * 2)
 
+    def choose(self, images: Sequence[ImageRef]) -> list[ImageRef]:
+        # A listing can carry dozens of detail images at ~2.5 s of OCR each: read the label photos
+        # first, then the others in order, at most max_images per submission.
+        chosen = [ref for ref in images if ref.role.value in self.roles]
+        chosen.sort(key=lambda ref: (ref.role.value != "label", ref.order))
+        return chosen[:self.max_images]
+
     async def read(
         self, submission: ProductSubmitted, images: Sequence[tuple[ImageRef, bytes]]
     ) -> Findings:
-        chosen = [(ref, data) for ref, data in images if ref.role.value in self.roles]
-        # A listing can carry dozens of detail images at ~2.5 s of OCR each: read the label photos
-        # first, then the others in order, at most max_images per submission.
-        chosen.sort(key=lambda item: (item[0].role.value != "label", item[0].order))
-        chosen = chosen[:self.max_images]
+        wanted = self.choose([ref for ref, _ in images])
+        data_of = {id(ref): data for ref, data in images}
+        chosen = [(ref, data_of[id(ref)]) for ref in wanted]
         if not chosen:
             return Findings()
 

@@ -120,6 +120,7 @@ class Enricher:
     threshold: float
     shadow: ClassifierPort | None = None  # a candidate model: recorded for comparison, not routed
     attributes: AttributeReaderPort | None = None  # care-label OCR, screening, keywords
+    classify_max_images: int = 4  # garment photos classified per submission, main first
 
     async def handle(self, original: Original) -> Outcome:
         """Handle one wire message (a batch of one)."""
@@ -224,10 +225,18 @@ class Enricher:
         self, submission: ProductSubmitted, classifier: ClassifierPort, threshold: float,
         *, read_attributes: bool = True,
     ) -> _Computed:
-        fetched, problems = await self._fetch_images(submission)
         # Care-label photos tell the notice fields, not the garment type: the classifier sees the
-        # other images (main first); OCR runs beside it in its own thread pool.
-        garment = [data for ref, data in fetched if ref.role != ImageRole.LABEL]
+        # other images (main first, at most classify_max_images: a listing with thirty photos must
+        # not cost thirty inferences); OCR reads what its stage chooses, beside it in its own
+        # thread pool. Only those images are fetched.
+        ordered = sorted(submission.images, key=lambda i: (i.role != ImageRole.MAIN, i.order))
+        garment_refs = [i for i in ordered if i.role != ImageRole.LABEL][:self.classify_max_images]
+        ocr_refs = (self.attributes.choose(ordered)
+                    if self.attributes is not None and read_attributes else [])
+        wanted = {id(i) for i in (*garment_refs, *ocr_refs)}
+        fetched, problems = await self._fetch_images([i for i in ordered if id(i) in wanted])
+        for_garment = {id(i) for i in garment_refs}
+        garment = [data for ref, data in fetched if id(ref) in for_garment]
         reading = (asyncio.create_task(self.attributes.read(submission, fetched))
                    if self.attributes is not None and read_attributes else None)
         classification: Classification | None = None
@@ -277,10 +286,9 @@ class Enricher:
         ]
 
     async def _fetch_images(
-        self, submission: ProductSubmitted
+        self, ordered: Sequence[ImageRef]
     ) -> tuple[list[tuple[ImageRef, bytes]], list[str]]:
-        """Main image first, then the others in order; a bad image is a problem, not a failure."""
-        ordered = sorted(submission.images, key=lambda i: (i.role != ImageRole.MAIN, i.order))
+        """The images, in the order given; a bad image is a problem, not a failure."""
         results = await asyncio.gather(
             *(self.fetcher.fetch(img.uri) for img in ordered), return_exceptions=True
         )

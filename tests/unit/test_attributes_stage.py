@@ -79,6 +79,9 @@ class FakeStage:
         self.findings = findings
         self.seen: list[list[ImageRole]] = []
 
+    def choose(self, images: Sequence[ImageRef]) -> list[ImageRef]:
+        return list(images)
+
     async def read(self, sub: ProductSubmitted, images: Sequence[tuple[ImageRef, bytes]]) -> Findings:
         self.seen.append([r.role for r, _ in images])
         return self.findings

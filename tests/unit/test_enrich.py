@@ -296,3 +296,35 @@ async def test_the_batch_gate_holds_a_rebalance_until_no_batch_is_in_flight() ->
     gate.leave()
     await asyncio.wait_for(drained, 1)
     await asyncio.wait_for(admitted, 1)
+
+
+async def test_a_listing_with_many_photos_costs_at_most_classify_max_images_inferences() -> None:
+    from hanger.events import ImageRef, ImageRole
+
+    files: dict[str, bytes | Exception] = {f"file:///img/{i}.jpg": b"T101:0.99" for i in range(30)}
+    fetched: list[str] = []
+    enricher, _, _ = make(files)
+    fetch = enricher.fetcher.fetch
+
+    async def spy(uri: str) -> bytes:
+        fetched.append(uri)
+        return await fetch(uri)
+
+    enricher.fetcher.fetch = spy  # type: ignore[method-assign]
+    seen: list[int] = []
+    classify = enricher.classifier.classify_images
+
+    async def count(images: Sequence[bytes]) -> object:
+        seen.append(len(images))
+        return await classify(images)
+
+    enricher.classifier.classify_images = count  # type: ignore[method-assign,assignment]
+    enricher.classify_max_images = 3
+    images = tuple(ImageRef(uri=f"file:///img/{i}.jpg", role=ImageRole.DETAIL if i else ImageRole.MAIN,
+                            order=29 - i) for i in range(30))  # the main photo listed with the last order
+    outcome = await enricher.handle(Original(encode(submission(declared="T101").model_copy(
+        update={"images": images}))))
+    assert seen == [3]
+    assert fetched == ["file:///img/0.jpg", "file:///img/29.jpg", "file:///img/28.jpg"]  # main first
+    enriched = outcome.outputs[0].value
+    assert isinstance(enriched, ProductEnriched) and enriched.route.kind == RouteKind.AUTO_APPROVED
