@@ -9,6 +9,7 @@ the fetcher confines them to ``settings.image_root``). Rejected: other schemes (
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 from adapters.common.issues import Issue, error
@@ -63,3 +64,43 @@ def check_image_uri(uri: str, field: str, row: int | None = None) -> Issue | Non
 def split_uri_list(cell: str) -> list[str]:
     """A cell holding several URLs (Wing 추가이미지): comma- or newline-separated."""
     return [p.strip() for p in cell.replace("\n", ",").split(",") if p.strip()]
+
+
+MAX_HTML_IMAGES = 20
+_IMG_TAG = re.compile(r"<img\b", re.IGNORECASE)
+
+
+class _ImageSources(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.sources: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img":
+            found = dict(attrs)
+            # Lazy-loading detail pages keep the real address in data-src, a placeholder in src.
+            for name in ("data-src", "src"):
+                value = (found.get(name) or "").strip()
+                if value:
+                    self.sources.append(value)
+                    break
+
+
+def html_image_uris(html: str, limit: int = MAX_HTML_IMAGES) -> list[str]:
+    """The web image addresses of ``<img>`` tags in a seller's detail HTML, in page order, without
+    repeats, at most ``limit``. Only ``http(s)`` addresses that pass :func:`image_uri_problem`:
+    free HTML is not the structured image field, so a bad ``src`` (relative, ``data:``, a local
+    ``file://``) is passed over rather than rejected."""
+    if not _IMG_TAG.search(html):
+        return []
+    parser = _ImageSources()
+    parser.feed(html)
+    parser.close()
+    out: list[str] = []
+    for uri in parser.sources:
+        if (uri.lower().startswith(("http://", "https://")) and image_uri_problem(uri) is None
+                and uri not in out):
+            out.append(uri)
+            if len(out) == limit:
+                break
+    return out

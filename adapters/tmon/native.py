@@ -16,6 +16,10 @@ but cross-checked. Marks: CONFIRMED / SECONDARY / INFERRED / DECIDED (we decided
   section names are the legal list (INFERRED, §5). Missing or blank 의류 values are ours to fill.
 - ``dealOptions`` 1..200, ``vendorDealOptionNo`` unique, ``title`` or ``sections`` required, one
   section value per deal-level section, ``price`` must equal ``salesPrice`` (SECONDARY).
+- Images: ``mainImages`` are main photos, ``homeRecommendedImage`` and the ``<img>`` photos of the
+  ``detailContents`` HTML (http(s) only, page order, at most 20; other ``src`` values are passed
+  over, not rejected: free HTML is not the image field) are detail images — the care-label OCR
+  reads them, since TMON has no label-image field (DECIDED).
 - Answers (shapes SECONDARY, STOA/MELCHI): create ``{vendorId, dealNo:{vendorDealNo: tmonDealNo},
   dealOptionNos:{vendorDealOptionNo: tmonDealOptionNo}, tmonDealNo}``; update-style ResultData
   ``{success, skip, value, message}``; errors as an ``error`` string. We add ``errors`` (our

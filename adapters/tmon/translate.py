@@ -11,6 +11,7 @@ from typing import Any
 
 from adapters.common.canonical import Draft, body_to_canonical
 from adapters.common.compiled import CompiledSpec
+from adapters.common.images import html_image_uris
 from adapters.common.issues import Issue, error
 from adapters.common.notices import (
     CLOTHING,
@@ -79,6 +80,10 @@ def read_deal(body: dict[str, Any]) -> Draft:
     images = dict.fromkeys(body["mainImages"], ImageRole.MAIN)
     if body.get("homeRecommendedImage"):
         images.setdefault(body["homeRecommendedImage"], ImageRole.DETAIL)
+    # The deal's detail page is HTML; its photos (size charts, care labels, close-ups) are what
+    # the care-label OCR reads for a TMON seller, who has no separate label-image field.
+    for uri in html_image_uris(body.get("detailContents") or ""):
+        images.setdefault(uri, ImageRole.DETAIL)
     notice = [(x.get("section", ""), x.get("description"))
               for group in body.get("productInfos") or [] if is_clothing(group.get("productType"))
               for x in group.get("productInfos") or []]
