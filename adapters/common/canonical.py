@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from adapters.common.categories import declare
 from adapters.common.issues import Issue, error, has_errors
 from adapters.common.notices import declared_attributes
-from adapters.common.pipeline import Context, Native, content_revision
+from adapters.common.pipeline import Accepted, Context, Native, Translation, content_revision
 from hanger.events import ImageRole, Portal, ProductSubmitted, submission_id_for
 
 
@@ -68,7 +68,7 @@ def body_to_canonical(
     check: Callable[[dict[str, Any]], list[Issue]],
     read: Callable[[dict[str, Any]], Draft],
     seller_by_transport: str | None = None,
-) -> ProductSubmitted | list[Issue]:
+) -> Translation:
     """``to_canonical`` of a JSON portal: check the body, read it, build the event.
 
     ``seller_by_transport`` is set (to the portal's word for its sellers) when the portal names the
@@ -84,4 +84,7 @@ def body_to_canonical(
         native = {**native, "seller_id": ctx.seller_id}
     if has_errors(issues):
         return issues
-    return submitted(portal, read(body), ctx, native, body)
+    event = submitted(portal, read(body), ctx, native, body)
+    if isinstance(event, list):
+        return [*issues, *event]
+    return Accepted(event, tuple(issues)) if issues else event

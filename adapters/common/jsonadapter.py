@@ -10,7 +10,7 @@ from typing import Any
 from adapters.common.encoding import encode_text
 from adapters.common.issues import Issue
 from adapters.common.jsonio import dump_json, json_answer, json_items
-from adapters.common.pipeline import Context, Native, Outcome, Parsed
+from adapters.common.pipeline import Context, Native, Outcome, Parsed, Translation
 from hanger.events import Portal, ProductSubmitted, ResultEvent
 
 
@@ -19,7 +19,7 @@ class JsonAdapter:
     portal: Portal
     format: str
     product_id: Callable[[dict[str, Any]], str | None]
-    to_canonical_fn: Callable[[Native, Context], ProductSubmitted | list[Issue]]
+    to_canonical_fn: Callable[[Native, Context], Translation]
     from_canonical_fn: Callable[[ResultEvent, Native], Native]
     accepted_answer: Callable[[ProductSubmitted, list[Issue]], dict[str, Any]]
     rejected_answer: Callable[[list[Issue]], dict[str, Any]]
@@ -27,7 +27,7 @@ class JsonAdapter:
     def parse(self, raw: bytes, source: str) -> Parsed:
         return json_items(raw, self.format, self.product_id)
 
-    def to_canonical(self, native: Native, ctx: Context) -> ProductSubmitted | list[Issue]:
+    def to_canonical(self, native: Native, ctx: Context) -> Translation:
         return self.to_canonical_fn(native, ctx)
 
     def from_canonical(self, event: ResultEvent,

@@ -98,6 +98,18 @@ class IngestReport:
         return bool(self.rejected) or has_errors(self.issues)
 
 
+@dataclass(frozen=True)
+class Accepted:
+    """A translated product that raised warnings: they are answered to the portal with the
+    acceptance (a name the portal will cut, a category we fill …), not dropped."""
+
+    event: ProductSubmitted
+    warnings: tuple[Issue, ...]
+
+
+Translation = ProductSubmitted | Accepted | list[Issue]
+
+
 class PortalAdapter(Protocol):
     """What each ``adapters/<portal>/io.py`` provides (``ADAPTER``)."""
 
@@ -108,7 +120,9 @@ class PortalAdapter(Protocol):
         """Bytes of a file or message → native items with parse-level issues."""
         ...
 
-    def to_canonical(self, native: Native, ctx: Context) -> ProductSubmitted | list[Issue]: ...
+    def to_canonical(self, native: Native, ctx: Context) -> Translation:
+        """The event (with its warnings, if any), or the issues that reject the product."""
+        ...
 
     def from_canonical(
         self, event: ResultEvent, original: Native
@@ -162,8 +176,10 @@ def translate_item(adapter: PortalAdapter, item: Item, ctx: Context) -> Outcome:
             "malformed_payload", f"값의 형식이 올바르지 않습니다 ({type(exc).__name__}: {exc})"[:300])])
     if isinstance(result, list):
         return Outcome(item, None, [*item.issues, *result])
+    event, warnings = (result.event, result.warnings) if isinstance(result, Accepted) else (result, ())
     row = item.native["rows"][0]["row"] if item.native.get("rows") else None
-    return Outcome(item, result, [*item.issues, *category_warnings(result.declared_category, row)])
+    return Outcome(item, event, [*item.issues, *warnings,
+                                 *category_warnings(event.declared_category, row)])
 
 
 def reject_duplicate_ids(outcomes: list[Outcome]) -> None:

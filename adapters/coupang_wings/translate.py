@@ -32,7 +32,7 @@ from adapters.common.notices import (
     is_clothing_taxonomy,
     norm,
 )
-from adapters.common.pipeline import Context, Native, copy_native
+from adapters.common.pipeline import Context, Native, Translation, copy_native
 from adapters.common.results import ReturnInfo, answer_body, final_taxonomy, return_info
 from adapters.common.safety import is_formula_like
 from adapters.common.validate import list_at, parse_krw
@@ -44,7 +44,7 @@ _API_PRODUCT = CompiledSpec(n.PRODUCT_SPEC)
 _CATEGORY_CELL = re.compile(r"^\s*\[\s*(\d+)\s*\]\s*(.*?)\s*$", re.DOTALL)
 
 
-def to_canonical(native: Native, ctx: Context) -> ProductSubmitted | list[Issue]:
+def to_canonical(native: Native, ctx: Context) -> Translation:
     if native.get("format") == n.WORKBOOK_FORMAT:
         return workbook_to_canonical(native, ctx)
     if native.get("format") == n.API_FORMAT:
@@ -354,7 +354,7 @@ def check_api_product(body: dict[str, Any]) -> list[Issue]:
     return issues
 
 
-def api_to_canonical(native: Native, ctx: Context) -> ProductSubmitted | list[Issue]:
+def api_to_canonical(native: Native, ctx: Context) -> Translation:
     return body_to_canonical(PORTAL, native, ctx, check_api_product, read_api_product)
 
 

@@ -21,7 +21,7 @@ from adapters.common.notices import (
     is_clothing_taxonomy,
     norm,
 )
-from adapters.common.pipeline import Context, Native
+from adapters.common.pipeline import Context, Native, Translation
 from adapters.common.results import ReturnInfo, answer_body, final_taxonomy
 from adapters.common.validate import list_at
 from adapters.tmon import native as n
@@ -36,7 +36,7 @@ def deal_id(body: dict[str, Any]) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
-def to_canonical(native: Native, ctx: Context) -> ProductSubmitted | list[Issue]:
+def to_canonical(native: Native, ctx: Context) -> Translation:
     return body_to_canonical(PORTAL, native, ctx, check_deal, read_deal,
                              seller_by_transport="판매자(파트너)")
 

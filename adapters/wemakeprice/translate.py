@@ -9,7 +9,7 @@ from adapters.common.categories import replacement_code
 from adapters.common.compiled import CompiledSpec
 from adapters.common.issues import Issue, error, warning
 from adapters.common.notices import clothing_values, is_clothing_taxonomy
-from adapters.common.pipeline import Context, Native, copy_native
+from adapters.common.pipeline import Context, Native, Translation, copy_native
 from adapters.common.results import ReturnInfo, final_taxonomy, return_info
 from adapters.common.validate import list_at
 from adapters.wemakeprice import native as n
@@ -32,7 +32,7 @@ def product_id(body: dict[str, Any]) -> str | None:
     return str(code) if code else None
 
 
-def to_canonical(native: Native, ctx: Context) -> ProductSubmitted | list[Issue]:
+def to_canonical(native: Native, ctx: Context) -> Translation:
     return body_to_canonical(PORTAL, native, ctx, check_product, read_product,
                              seller_by_transport="판매자")
 

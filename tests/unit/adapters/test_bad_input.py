@@ -258,3 +258,24 @@ def test_ten_thousand_row_workbook() -> None:
 def test_missing_seller_id_for_workbook() -> None:
     report = ingest(WINGS, build_workbook([row()]), "u.xlsx", ctx(None))
     assert codes(report) == {"missing_seller_id"}
+
+
+def test_warnings_of_an_accepted_product_are_answered_with_the_acceptance() -> None:
+    # WeMakePrice cuts product names past its limit; the product is accepted, and the seller must
+    # hear about the cut in the answer (it used to be dropped once the product was accepted).
+    product = json.loads((FIXTURES / "wemakeprice" / "set_product.json").read_text(encoding="utf-8"))
+    product["basic"]["productName"] = "아주 긴 상품명 " * 9  # 81 characters
+    report = ingest(adapter_for("wemakeprice"), json.dumps(product, ensure_ascii=False).encode(),
+                    "product.json", ctx())
+    assert len(report.accepted) == 1
+    [outcome] = report.outcomes
+    assert "too_long" in {i.code for i in outcome.issues}
+    answer = json.loads(report.answer)
+    assert answer["resultCode"] == 200 and "위메프에서 잘립니다" in answer["data"]["returnMsg"]
+    # TMON: a missing categoryNo is ours to fill — accepted, and said so.
+    deal = json.loads((FIXTURES / "tmon" / "deal.json").read_text(encoding="utf-8"))
+    del deal["categoryNo"]
+    report = ingest(adapter_for("tmon"), json.dumps(deal, ensure_ascii=False).encode(), "deal.json", ctx())
+    assert len(report.accepted) == 1
+    assert json.loads(report.answer)["deal"]["success"] is True
+    assert "카테고리" in json.loads(report.answer)["deal"]["message"]
