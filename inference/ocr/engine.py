@@ -40,6 +40,7 @@ class RawLine:
     quad: tuple[tuple[float, float], ...]  # four corners, clockwise from top-left
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 (axis-aligned bounds of quad)
     alternatives: tuple[str, ...] = ()  # other readings of the same box (Korean-only model)
+    screen_texts: tuple[str, ...] = ()  # readings for screening only (jamo read by the glyph model)
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,9 @@ _HANGUL = re.compile(r"[가-힣]")
 class LineReader:
     """Detect and recognise text lines; one instance per process, safe to call from many threads."""
 
-    def __init__(self, *, tessdata: str | None = None) -> None:
+    def __init__(self, *, tessdata: str | None = None, read_jamo: bool = True) -> None:
         self._tessdata = tessdata
+        self.read_jamo = read_jamo  # a second, screening-only reading of lines with lone jamo
         self._local = _ThreadState()
         self._model_path = _det_model_path()
 
@@ -133,6 +135,22 @@ class LineReader:
         crop = cut_line(gray, quad)
         if crop is None:
             return "", 0.0, ()
+        return self._recognise_crop(crop)
+
+    def jamo_readings(self, crop: np.ndarray) -> tuple[str, ...]:
+        """The line read again with its standalone jamo recognised by the glyph model
+        (:mod:`inference.ocr.glyphs`), the rest by Tesseract (mixed and Korean-only, runs and whole
+        line); () when the line has no jamo, which costs no Tesseract call."""
+        from inference.ocr import glyphs
+
+        return glyphs.readings(
+            crop,
+            (lambda sub: _run(self._api(), Image.fromarray(sub))[0],
+             lambda sub: _run(self._api("kor"), Image.fromarray(sub))[0]),
+            lambda sub: _symbols(self._api(), Image.fromarray(sub)),
+        )
+
+    def _recognise_crop(self, crop: np.ndarray) -> tuple[str, float, tuple[str, ...]]:
         picture = Image.fromarray(crop)
         text, conf = _run(self._api(), picture)
         if not _suspicious(text) and conf >= LOW_CONFIDENCE:
@@ -159,8 +177,12 @@ class LineReader:
         for quad in quads:
             if deadline is not None and time.monotonic() > deadline:
                 return out, True
-            text, conf, alternatives = self.recognise(gray, quad)
-            if not text:
+            crop = cut_line(gray, quad)
+            if crop is None:
+                continue
+            text, conf, alternatives = self._recognise_crop(crop)
+            jamo = self.jamo_readings(crop) if self.read_jamo else ()
+            if not text and not jamo:
                 continue
             xs, ys = quad[:, 0], quad[:, 1]
             out.append(RawLine(
@@ -168,6 +190,7 @@ class LineReader:
                 quad=tuple((float(x), float(y)) for x, y in quad),
                 box=(int(xs.min()), int(ys.min()), math.ceil(xs.max()), math.ceil(ys.max())),
                 alternatives=alternatives,
+                screen_texts=tuple(t for t in jamo if t != text),
             ))
         return out, False
 
@@ -176,6 +199,23 @@ def _run(api: Any, picture: Image.Image) -> tuple[str, float]:
     api.SetImage(picture)
     text = " ".join(api.GetUTF8Text().split())
     return text, max(0, api.MeanTextConf()) / 100.0
+
+
+def _symbols(api: Any, picture: Image.Image) -> list[tuple[str, int, int, bool]]:
+    """Tesseract's symbols of ``picture`` with their x range and whether each starts a word."""
+    import tesserocr
+
+    api.SetImage(picture)
+    api.Recognize()
+    out: list[tuple[str, int, int, bool]] = []
+    iterator = api.GetIterator()
+    level = tesserocr.RIL.SYMBOL
+    for item in tesserocr.iterate_level(iterator, level):
+        text = item.GetUTF8Text(level)
+        box = item.BoundingBox(level)
+        if text and box:
+            out.append((text, box[0], box[2], item.IsAtBeginningOf(tesserocr.RIL.WORD)))
+    return out
 
 
 def _unknown_latin(text: str) -> int:

@@ -39,6 +39,7 @@ class TextBox:
     confidence: float
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 in image pixels
     alternatives: tuple[str, ...] = ()  # other readings of the same row (screening looks at all)
+    screen_texts: tuple[str, ...] = ()  # readings only screening looks at (jamo-aware re-read)
 
 
 @dataclass(frozen=True)
@@ -100,9 +101,10 @@ class LabelReading:
 class LabelReader:
     """Constructed once per process; :meth:`read` is thread-safe and blocking."""
 
-    def __init__(self, *, timeout_s: float = 5.0, prohibited_words: Iterable[str] | None = None) -> None:
+    def __init__(self, *, timeout_s: float = 5.0, prohibited_words: Iterable[str] | None = None,
+                 read_jamo: bool = True) -> None:
         self.timeout_s = timeout_s
-        self._engine = LineReader()
+        self._engine = LineReader(read_jamo=read_jamo)
         self._screener = Screener(default_words() if prohibited_words is None else prohibited_words)
 
     def read(self, image: Image.Image, *, role: str = "label") -> LabelReading:
@@ -186,7 +188,7 @@ class _Row:
     def textbox(self) -> TextBox:
         items = sorted(self.items, key=lambda it: it[0])
         text = " ".join(line.text for _, line in items)
-        confidence = min(line.confidence for _, line in items)
+        confidence = min((line.confidence for _, line in items if line.text), default=0.0)
         boxes = [line.box for _, line in items]
         bounds = (min(b[0] for b in boxes), min(b[1] for b in boxes),
                   max(b[2] for b in boxes), max(b[3] for b in boxes))
@@ -194,7 +196,12 @@ class _Row:
         if any(line.alternatives for _, line in items):
             alternatives = (" ".join(line.alternatives[0] if line.alternatives else line.text
                                      for _, line in items),)
-        return TextBox(text=text, confidence=confidence, box=bounds, alternatives=alternatives)
+        # Each screening-only reading of a box, with the other boxes of the row as read.
+        screen_texts = tuple(
+            " ".join(alt if j == i else line.text for j, (_, line) in enumerate(items))
+            for i, (_, own) in enumerate(items) for alt in own.screen_texts)
+        return TextBox(text=text, confidence=confidence, box=bounds, alternatives=alternatives,
+                       screen_texts=screen_texts)
 
 
 def group_rows(lines: Sequence[RawLine]) -> list[TextBox]:
@@ -436,7 +443,7 @@ def interpret(
     keep_fields = role == "label" or is_label
     material_text = (_field(normalise.format_material(items), material_conf, material_row)
                      if items and material_row else None)
-    hits = screener.screen_readings((r.text, r.alternatives, r.box) for r in rows)
+    hits = screener.screen_readings((r.text, (*r.alternatives, *r.screen_texts), r.box) for r in rows)
     return LabelReading(
         lines=tuple(rows),
         is_label=is_label,

@@ -5,9 +5,10 @@ NFKC, lower case; Hangul split into jamo (so ``ㅉㅏㄱ퉁`` and ``짝퉁`` are
 of jamo read as jamo between Hangul (``O``→ㅇ, ``l``/``1``/``|``→ㅣ); digits for letters in Latin words
 (``rep1ica``, ``f4ke``); then everything that is not a letter dropped (``짝 퉁``, ``레.플.리.카``).
 A word is found when its skeleton occurs in the line's skeleton. Short skeletons (≤ 5 jamo) must
-match exactly; longer ones may differ by one jamo, which absorbs one OCR misread. Two looser
-skeletons of each line cover what Tesseract makes of lone jamo (ㅌ→6, ㄹ→2, ㅔ→ㄱ|) and of spaced
-capitals it reads as jamo (R E P L I C A → ㄷ『ㄴ1<ㅅ), the latter for Latin words only.
+match exactly; longer ones may differ by one jamo (wrong, missing or extra), which absorbs one OCR
+misread. Two looser skeletons of each line cover what Tesseract makes of lone jamo (ㅌ→6, ㄹ→2,
+ㅔ→ㄱ|) and of spaced capitals it reads as jamo (R E P L I C A → ㄷ『ㄴ1<ㅅ), the latter for Latin
+words only. Lines with lone jamo also get a jamo-aware reading (:mod:`inference.ocr.glyphs`).
 """
 
 from __future__ import annotations
@@ -162,9 +163,9 @@ class Screener:
 
 
 def _near_substring(word: str, line: str) -> bool:
-    """``word`` occurs in ``line`` with at most one jamo wrong (same length window)."""
+    """``word`` occurs in ``line`` with at most one jamo wrong, missing or extra."""
     n = len(word)
-    if len(line) < n:
+    if len(line) < n - 1:
         return False
-    return any(Levenshtein.distance(word, line[i:i + n], score_cutoff=1) <= 1
-               for i in range(len(line) - n + 1))
+    return any(Levenshtein.distance(word, line[i:i + m], score_cutoff=1) <= 1
+               for m in (n - 1, n, n + 1) for i in range(max(1, len(line) - m + 1)))

@@ -32,8 +32,10 @@ class Result:
     got: dict[str, str]
     planted: tuple[str, ...]
     flagged: tuple[str, ...]
+    planted_text: tuple[str, ...]
     timed_out: bool
     lines: list[str] = field(default_factory=list)
+    jamo_rows: int = 0  # rows that got a jamo-aware screening reading (inference.ocr.glyphs)
 
 
 def _material_key(items: object) -> str:
@@ -60,8 +62,9 @@ def evaluate_one(reader: LabelReader, seed: int) -> Result:
         "country": reading.country.value if reading.country else "",
     }
     return Result(seed, truth.layout, seconds, expected, got, tuple(p.lower() for p in truth.planted),
-                  tuple(sorted({h.word.lower() for h in reading.prohibited})), reading.timed_out,
-                  [b.text for b in reading.lines])
+                  tuple(sorted({h.word.lower() for h in reading.prohibited})), truth.planted_text,
+                  reading.timed_out,
+                  [b.text for b in reading.lines], sum(bool(b.screen_texts) for b in reading.lines))
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -102,7 +105,11 @@ def summarise(results: list[Result]) -> dict[str, object]:
             "clean": len(clean), "false_flagged": false_flags,
             "false_flag_rate": false_flags / len(clean) if clean else None,
             "planted_with_extra_words": extra,
-            "missed": [{"seed": r.seed, "planted": r.planted, "flagged": r.flagged} for r in planted
+            "by_trick": _by_trick(planted),
+            "jamo_rows_per_image": {"clean": sum(r.jamo_rows for r in clean) / max(1, len(clean)),
+                                    "planted": sum(r.jamo_rows for r in planted) / max(1, len(planted))},
+            "missed": [{"seed": r.seed, "planted": r.planted, "written": r.planted_text,
+                        "flagged": r.flagged} for r in planted
                        if not all(p in r.flagged for p in r.planted)],
             "false": [{"seed": r.seed, "flagged": r.flagged} for r in clean if r.flagged],
         },
@@ -111,6 +118,30 @@ def summarise(results: list[Result]) -> dict[str, object]:
         "timed_out": sum(r.timed_out for r in results),
         "errors": errors,
     }
+
+
+def trick(written: str, word: str) -> str:
+    """How a planted word was disguised (see tests.labelgen.generate._disguise)."""
+    if written == word:
+        return "plain"
+    if written.replace(" ", "").replace(".", "").replace("*", "") == word:
+        return "spaced"
+    if word.isascii():
+        return "digits"
+    if any(c in written for c in "Ol") and not word.isascii():
+        return "jamo+lookalike"
+    return "jamo"
+
+
+def _by_trick(planted: list[Result]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for r in planted:
+        for word, written in zip(r.planted, r.planted_text, strict=True):
+            name = trick(written, word.upper() if word.isascii() else word)
+            row = out.setdefault(name, {"planted": 0, "caught": 0})
+            row["planted"] += 1
+            row["caught"] += word in r.flagged
+    return out
 
 
 def _aliases(planted: tuple[str, ...]) -> set[str]:
@@ -162,6 +193,10 @@ def _print(s: dict[str, object]) -> None:
           f" ({(sc['catch_rate'] or 0):.1%}); false flags {sc['false_flagged']}/{sc['clean']} clean"
           f" ({(sc['false_flag_rate'] or 0):.1%}); planted tags with an extra word:"
           f" {sc['planted_with_extra_words']}")
+    for name, row in sc["by_trick"].items():
+        print(f"  {name:15s} {row['caught']}/{row['planted']}")
+    jr = sc["jamo_rows_per_image"]
+    print(f"  rows read again for jamo per image: clean {jr['clean']:.2f}, planted {jr['planted']:.2f}")
     for m in sc["missed"]:
         print(f"  missed: {m}")
     for m in sc["false"]:

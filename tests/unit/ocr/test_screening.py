@@ -23,6 +23,8 @@ def screener() -> Screener:
     ("미러ㄱ-ㄴ 퀄리티", "미러급"),  # what OCR makes of 미러ㄱㅡㅂ: one jamo off
     ("ㄱ} 품 퀄리티 그대로", "가품"),  # OCR's '}' for ㅏ
     ("이미테이셜 아님", "이미테이션"),  # one jamo misread
+    ("최고급 레ㅍㄹ리카", "레플리카"),  # one jamo lost (the ㅡ of a typed-out 플)
+    ("문의 주세요ㅈㅓ@품급", "정품급"),  # ... and ㅇ read as a mark
     ("짝6ㅜㅇ0 절대 아닙니다", "짝퉁"),  # Tesseract's 6 for a lone ㅌ
     ("문의 주세요 이미6ㄱ| 이션", "이미테이션"),  # ... and ㄱ| for a lone ㅔ
     ("2ㄱ| 플리카 절대 아닙니다", "레플리카"),  # ... and 2 for a lone ㄹ
