@@ -79,21 +79,31 @@ def _tasks(pid: int) -> list[int]:
     return []
 
 
-def pin(pids: Iterable[int], cpus: set[int]) -> None:
-    """Pin every thread of each process to ``cpus`` (threads started later inherit it)."""
-    for pid in pids:
-        for tid in _tasks(pid):
-            with contextlib.suppress(OSError):
-                os.sched_setaffinity(tid, cpus)
+def _all_tasks() -> list[tuple[int, int]]:
+    """(pid, tid) of every thread on the machine that this process can see."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            found += [(int(entry.name), tid) for tid in _tasks(int(entry.name))]
+    return found
 
 
 @contextlib.contextmanager
-def pinned(pids: Iterable[int], cpus: set[int]) -> Iterator[None]:
-    """Pin the processes for the duration of the block, then give them every core back."""
-    pids = list(pids)
-    everything = set(range(os.cpu_count() or 1))
-    pin(pids, cpus)
+def everything_else_on(cpus: set[int], keep: Iterable[int]) -> Iterator[None]:
+    """Move every thread on the machine except those of the ``keep`` processes onto ``cpus`` for
+    the block (kernel threads that refuse stay where they are), then restore each thread's own
+    mask. A benchmark then owns the other core(s) alone, whatever else the machine is running."""
+    kept = set(keep)
+    saved: dict[int, set[int]] = {}
+    for pid, tid in _all_tasks():
+        if pid in kept:
+            continue
+        with contextlib.suppress(OSError):
+            saved[tid] = os.sched_getaffinity(tid)
+            os.sched_setaffinity(tid, cpus)
     try:
         yield
     finally:
-        pin(pids, everything)
+        for tid, mask in saved.items():
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(tid, mask)
