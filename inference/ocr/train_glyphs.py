@@ -1,7 +1,7 @@
 """Train the jamo glyph classifier of :mod:`inference.ocr.glyphs` (numpy only; a few minutes on 2 cores).
 
     apt-get install fonts-unfonts-core fonts-unfonts-extra fonts-baekmuk   # training fonts only
-    python -m inference.ocr.train_glyphs [--lines 24000] [--out inference/ocr/models/glyphs.npz]
+    python -m inference.ocr.train_glyphs [--lines 20000] [--out inference/ocr/models/glyphs.npz]
 
 Text lines are drawn the way prohibited words are disguised on tags and around them: Hangul words
 (KS X 1001 syllables and the label vocabulary), words with syllables typed as compatibility jamo,
@@ -317,7 +317,7 @@ def report(model: glyphs.GlyphModel, x: np.ndarray, y: np.ndarray, name: str) ->
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m inference.ocr.train_glyphs")
-    parser.add_argument("--lines", type=int, default=24000)
+    parser.add_argument("--lines", type=int, default=20000)  # the committed model: 20000, 14 epochs
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=14)
     parser.add_argument("--seed", type=int, default=7)

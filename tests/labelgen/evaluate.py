@@ -156,8 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=30.0, help="per-image OCR time box, s")
     parser.add_argument("--json", type=Path, default=None, help="also write the summary here")
     parser.add_argument("--show-lines", action="store_true", help="print OCR rows of failed tags")
+    parser.add_argument("--no-jamo", action="store_true",
+                        help="without the jamo glyph reader (to measure what it adds and costs)")
     args = parser.parse_args(argv)
-    reader = LabelReader(timeout_s=args.timeout)
+    reader = LabelReader(timeout_s=args.timeout, read_jamo=not args.no_jamo)
     seeds = parse_seeds(args.seeds)
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=args.workers) as pool:

@@ -138,3 +138,16 @@ def test_screen_only_reading_catches_but_does_not_feed_fields() -> None:
     assert [h.word for h in reading.prohibited] == ["가품"]
     assert reading.prohibited[0].box == (0, 40, 400, 70)
     assert reading.size and reading.size.value == "M"
+
+
+@needs_font
+@pytest.mark.parametrize("seed", [50133, 50316])  # 정ㅍㅜㅁ급, ㅂㅕㅇ신: Tesseract alone misses both
+def test_reader_catches_typed_out_jamo_on_a_generated_tag(seed: int) -> None:
+    from inference.ocr import LabelReader
+    from tests.labelgen.generate import generate
+
+    sample = generate(seed, plant=True)
+    assert any("ㄱ" <= c <= "ㅣ" for c in sample.truth.planted_text[0])
+    reading = LabelReader(timeout_s=60).read(sample.image)
+    assert sample.truth.planted[0] in {h.word for h in reading.prohibited}
+    assert any(b.screen_texts for b in reading.lines)
