@@ -1,8 +1,10 @@
 """Measure the label reader on generated tags: ``python -m tests.labelgen.evaluate --seeds 10000-10299``.
 
 Prints per-field accuracy (exact match of the normalised value; material = the whole set of
-(part, fiber, percent)), prohibited-word catch rate and false flags, seconds per image, and the
-errors of each field (seed, layout, expected, got). ``--json FILE`` writes the same as data.
+(part, fiber, percent)), prohibited-word catch rate (overall and per disguise) and false flags,
+rows the jamo glyph reader read again, seconds per image, and the errors of each field (seed,
+layout, expected, got). ``--json FILE`` writes the same as data; ``--no-jamo`` reads without the
+glyph reader.
 Tune on seeds 0-199; report on 10000-10299, which tuning never looks at.
 """
 
