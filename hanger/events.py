@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from hanger.errors import InvalidMessage
+
 SCHEMA_VERSION = 1
 
 # A namespace of our own so submission ids are UUIDs that no other system mints by accident.
@@ -303,24 +305,32 @@ def encode(event: BaseModel) -> bytes:
 
 def decode(model: type[E], raw: bytes) -> E:
     """Parse one wire message; raises :class:`hanger.errors.InvalidMessage` on any defect."""
-    from hanger.errors import InvalidMessage  # local import: errors imports nothing from here
-
     try:
         event = model.model_validate_json(raw)  # bytes straight in: no decoded copy per message
     except ValueError as exc:
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError as not_utf8:
-            raise InvalidMessage("not_utf8", f"message is not UTF-8: {not_utf8}") from not_utf8
-        code = "wrong_schema_version" if "schema_version" in str(exc) else "invalid_event"
-        if "Invalid JSON" in str(exc):
-            code = "not_json"
-        raise InvalidMessage(code, f"{model.__name__}: {exc}") from exc
+        raise _invalid(model, raw, exc) from exc
     # In code the version defaults; on the wire a versioned event must say which it is. (Checked
     # after parsing, from the fields pydantic saw, so it costs nothing per nested model.)
-    if "schema_version" in model.model_fields and "schema_version" not in event.model_fields_set:
+    versioned = _VERSIONED.get(model)
+    if versioned is None:
+        versioned = _VERSIONED[model] = "schema_version" in model.model_fields
+    if versioned and "schema_version" not in event.model_fields_set:
         raise InvalidMessage("wrong_schema_version", f"{model.__name__}: schema_version is missing")
     return event
+
+
+_VERSIONED: dict[type[BaseModel], bool] = {}  # model → has a schema_version field
+
+
+def _invalid(model: type[BaseModel], raw: bytes, exc: ValueError) -> InvalidMessage:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as not_utf8:
+        return InvalidMessage("not_utf8", f"message is not UTF-8: {not_utf8}")
+    code = "wrong_schema_version" if "schema_version" in str(exc) else "invalid_event"
+    if "Invalid JSON" in str(exc):
+        code = "not_json"
+    return InvalidMessage(code, f"{model.__name__}: {exc}")
 
 
 def utcnow() -> dt.datetime:
