@@ -23,6 +23,7 @@ from hanger.settings import Settings
 N = 20_000
 ROUNDS = 3
 CONSUME_REPEATS = 5
+PRODUCE_REPEATS = 3
 BATCH = 500
 
 
@@ -83,6 +84,7 @@ async def _run() -> dict[str, Any]:
     events = _events(N)
     best: dict[str, float] = {}
     paired: list[float] = []  # per repeat: ours / raw, the same options, read back to back
+    produced: list[float] = []  # the same for sends
     for round_no in range(ROUNDS):
         settings = base.model_copy(update={"topic_prefix": f"bench{uuid.uuid4().hex[:8]}.",
                                            "topic_partitions": 6})
@@ -90,17 +92,22 @@ async def _run() -> dict[str, Any]:
         timings: dict[str, float] = {}
         # Alternate which side goes first, so warm-up and noise do not favour one of them.
         order = ["ours", "raw"] if round_no % 2 == 0 else ["raw", "ours"]
-        for side in order:
-            if side == "ours":
-                timings["produce_ours"] = await _produce_ours(settings, "bench.ours", events)
-            else:
-                timings["produce_raw"] = await _produce_raw(settings, "bench.raw", events)
+        for repeat in range(PRODUCE_REPEATS):  # back-to-back pairs, alternating who goes first
+            pair: dict[str, float] = {}
+            for side in (order if repeat % 2 == 0 else order[::-1]):
+                if side == "ours":
+                    pair["ours"] = await _produce_ours(settings, "bench.ours", events)
+                else:
+                    pair["raw"] = await _produce_raw(settings, "bench.raw", events)
+            produced.append(pair["raw"] / pair["ours"])
+            for side, key in (("ours", "produce_ours"), ("raw", "produce_raw")):
+                timings[key] = min(timings.get(key, pair[side]), pair[side])
         # The consume side of a round: ours against raw aiokafka with the same options on the same
         # topic, alternating which goes first, CONSUME_REPEATS times (each read takes ~0.2 s: one
         # read is at the mercy of whatever else the two cores are doing at that moment).
         for repeat in range(CONSUME_REPEATS):
             sides = order if repeat % 2 == 0 else order[::-1]
-            pair: dict[str, float] = {}
+            pair = {}
             for side in sides:
                 tag = f"{round_no}-{repeat}"
                 if side == "ours":
@@ -139,6 +146,10 @@ async def _run() -> dict[str, Any]:
             {"case": "produce (EventProducer.send_many)", "value": round(rate["produce_ours"]),
              "unit": "msg/s", "baseline": f"{rate['produce_raw']:.0f} msg/s raw aiokafka",
              "ratio": rate["produce_ours"] / rate["produce_raw"], "goal": "≥ 0.90×"},
+            {"case": "produce: median of the paired (back-to-back) sends",
+             "value": f"{statistics.median(produced):.2f}× (range {min(produced):.2f}–{max(produced):.2f}, "
+                      f"n={len(produced)})", "unit": "", "baseline": "raw aiokafka, same settings",
+             "ratio": statistics.median(produced), "goal": "≥ 0.90×"},
             {"case": "consume + decode (make_consumer + hanger.events.decode)",
              "value": round(rate["consume_ours"]), "unit": "msg/s",
              "baseline": f"{rate['consume_raw_same']:.0f} msg/s raw aiokafka, same group + "
