@@ -209,7 +209,7 @@ class EnrichRuntime:
         from streams import metrics
 
         try:
-            with metrics.BATCH_SECONDS.time():
+            with metrics.BATCH_SECONDS.labels(phase).time():
                 return await with_retries(self.settings, f"enrich batch ({phase})", attempt)
         except TransientError:
             # Retries exhausted: exit without committing; a restart resumes at this batch.

@@ -32,8 +32,10 @@ OCR_TIMEOUTS = Counter(
     "hanger_ocr_timeouts_total", "Images whose OCR hit its time box (partial reading).", registry=REGISTRY
 )
 BATCH_SECONDS = Histogram(
-    "hanger_enrich_batch_seconds", "Time to handle and commit one batch.",
-    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0), registry=REGISTRY,
+    "hanger_enrich_batch_seconds",
+    "Time of one batch phase: prepare (fetch, classify, OCR) or complete (store, publish, commit); "
+    "a worker overlaps the prepare of one batch with the complete of the previous one.",
+    ["phase"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0), registry=REGISTRY,
 )
 
 
