@@ -169,6 +169,33 @@ class LineReader:
             return ""
         return _run(self._api(variant.lang), Image.fromarray(crop))[0]
 
+    def key_end(self, gray: np.ndarray, quad: tuple[tuple[float, float], ...], n_chars: int) -> float:
+        """Where the first ``n_chars`` characters (spaces not counted) of the box end, as a
+        fraction of its width, from Tesseract's symbol boxes; 1.0 when fewer were read."""
+        crop = cut_line(gray, np.asarray(quad, dtype=np.float32))
+        if crop is None or n_chars <= 0:
+            return 1.0 if n_chars > 0 else 0.0
+        symbols = [s for s in _symbols(self._api(), Image.fromarray(crop)) if s[0].strip()]
+        if len(symbols) < n_chars:
+            return 1.0
+        pad = TARGET_LINE_HEIGHT
+        width = crop.shape[1] - 2 * pad
+        return float(min(1.0, max(0.0, (symbols[n_chars - 1][2] - pad) / max(1, width))))
+
+    def read_beside(self, gray: np.ndarray, quad: tuple[tuple[float, float], ...], start: float,
+                    extend: float, variant: Variant) -> str:
+        """Read what follows a key: the box from ``start`` (a fraction of its width) on, carried on
+        ``extend`` box heights further along the line, a little taller than the box. A one- or
+        two-glyph value (``M``, ``F``) is often left out of detection or read as nothing inside
+        its own tight box; with its neighbourhood and margins it reads."""
+        region = beside_quad(np.asarray(quad, dtype=np.float32), start, extend, gray.shape)
+        if region is None:
+            return ""
+        crop = first_word(gray, region, height=variant.height)
+        if crop is None:
+            return ""
+        return _run(self._api(variant.lang), Image.fromarray(crop))[0]
+
     def read(self, image: Image.Image, *, deadline: float | None = None) -> tuple[list[RawLine], bool]:
         """All lines of ``image``; stops early (second value True) once ``deadline`` passes."""
         quads = self.detect(image)
@@ -242,6 +269,77 @@ def _det_model_path() -> Path:
     if not path.is_file():
         raise ConfigError("ocr_unavailable", f"text detection model missing: {path}")
     return path
+
+
+def beside_quad(quad: np.ndarray, start: float, extend: float,
+                shape: tuple[int, ...]) -> np.ndarray | None:
+    """The part of ``quad`` from ``start`` (fraction of its width) to ``extend`` box heights past
+    its right end (stopping at the image edge), 15 % taller on each side."""
+    tl, tr, br, bl = (quad[i].astype(np.float64) for i in range(4))
+    length = float(np.linalg.norm(tr - tl))
+    height = float(np.linalg.norm(bl - tl))
+    if length < 1 or height < 1:
+        return None
+    u = (tr - tl) / length
+    v = (bl - tl) / height
+    ext = extend * height
+    for p in (tr, br):  # stop at the image edge
+        for axis, limit in ((0, shape[1] - 1), (1, shape[0] - 1)):
+            d, c = float(u[axis]), float(p[axis])
+            if d > 1e-6:
+                ext = min(ext, (limit - c) / d)
+            elif d < -1e-6:
+                ext = min(ext, -c / d)
+    ext = max(0.0, ext)
+    grow = 0.15 * height * v
+    new_tl = tl + (tr - tl) * start - grow
+    new_bl = bl + (br - bl) * start + grow
+    new_tr = tr + u * ext - grow
+    new_br = br + u * ext + grow
+    if float(np.linalg.norm(new_tr - new_tl)) < 4:
+        return None
+    return np.array([new_tl, new_tr, new_br, new_bl], dtype=np.float32)
+
+
+def first_word(gray: np.ndarray, quad: np.ndarray, *, height: int = TARGET_LINE_HEIGHT) -> np.ndarray | None:
+    """The first run of glyphs under ``quad`` (straightened, binarised, table rules and specks
+    left out), alone on white: the stretch after a key holds the value and then only paper,
+    whose texture a contrast stretch would turn into noise Tesseract reads as letters."""
+    import cv2
+
+    w = int(max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[2] - quad[3])))
+    h = int(max(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2])))
+    if w < 4 or h < 4:
+        return None
+    target = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+    matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), target)
+    crop = cv2.warpPerspective(gray, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC)
+    scale = height / h
+    crop = cv2.resize(crop, (max(1, round(w * scale)), height), interpolation=cv2.INTER_CUBIC)
+    blurred = cv2.GaussianBlur(crop, (5, 5), 0)
+    # Ink is clearly darker than the paper around it (a local threshold: shade and uneven light).
+    local = cv2.blur(blurred.astype(np.float32), (height * 2 + 1, height * 2 + 1))
+    contrast = max(12.0, float(np.percentile(blurred, 90) - np.percentile(blurred, 5)) * 0.35)
+    ink = ((local - blurred) > contrast).astype(np.uint8) * 255
+    hh, ww = ink.shape
+    horizontal = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT,
+                                                                                 (max(8, int(hh * 2)), 1)))
+    vertical = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT,
+                                                                               (1, int(hh * 0.8))))
+    ink[cv2.dilate(cv2.bitwise_or(horizontal, vertical), np.ones((3, 3), np.uint8)) > 0] = 0
+    count, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    glyphs = sorted((int(x), int(x + cw)) for x, y, cw, ch, area in stats[1:count]
+                    if ch >= 0.3 * height and area >= 0.02 * height * height and cw < 3 * height)
+    if not glyphs:
+        return None
+    x0, x1 = glyphs[0]
+    for a, b in glyphs[1:]:
+        if a - x1 > 0.8 * height:
+            break
+        x1 = max(x1, b)
+    margin = int(0.3 * height)
+    word = 255 - ink[:, max(0, x0 - margin):min(ww, x1 + margin)]
+    return cv2.copyMakeBorder(word, height, height, height, height, cv2.BORDER_CONSTANT, value=255)
 
 
 def cut_line(gray: np.ndarray, quad: np.ndarray, *, height: int = TARGET_LINE_HEIGHT) -> np.ndarray | None:

@@ -24,13 +24,17 @@ import numpy as np
 from PIL import Image
 
 from inference.ocr import normalise
-from inference.ocr.engine import REREAD_VARIANTS, LineReader, RawLine
+from inference.ocr.engine import REREAD_VARIANTS, LineReader, RawLine, Variant
 from inference.ocr.fuzzy import field_key_prefix
 from inference.ocr.keywords import keywords as extract_keywords
 from inference.ocr.screening import ProhibitedHit, Screener, default_words
 
 ROLES = ("main", "detail", "label")
 MAX_SIDE = 2000  # px; larger photos are scaled down first
+# Reading what follows a size key whose value was not read: how, and how far past the key's box
+# (in box heights: a table's value cell starts up to ~7 key heights after a short key like 치수).
+PROBE_VARIANTS = (Variant("eng", 64), Variant("kor+eng", 64), Variant("eng", 96))
+PROBE_EXTEND = 10.0
 
 
 @dataclass(frozen=True)
@@ -157,9 +161,69 @@ class LabelReader:
                     rows = [trial[i] if i in indexes else rows[i] for i in range(len(rows))]
                     break
         final = interpret(rows, role=role, screener=self._screener, timed_out=reading.timed_out)
+        if final.size is None and "size" in targets:
+            probed = self._probe_size(gray, grouped, rows, deadline)
+            if probed is not None:
+                final = dataclasses.replace(final, size=probed)
         # Screening keeps the first reading too: a word seen either way counts.
         extra = [h for h in reading.prohibited if h not in final.prohibited]
         return dataclasses.replace(final, prohibited=final.prohibited + tuple(extra))
+
+
+    def _probe_size(self, gray: np.ndarray, grouped: list[tuple[TextBox, list[RawLine]]],
+                    rows: Sequence[TextBox], deadline: float) -> Field | None:
+        """The size key was read but no size after it: read what follows the key itself — the
+        rest of the key's box and the stretch of the row past it, where a lone ``M`` or ``F``
+        that detection missed (or cut too tight to read) sits — and take a size found first there."""
+        for i, entry in enumerate(_entries(rows)):
+            if entry.field != "size":
+                continue
+            first = grouped[i][1][0]
+            key_text = ""
+            for text in (first.text, *first.alternatives):
+                found = field_key_prefix(text)
+                if found and found[0] == "size":
+                    key_text = text[:found[1]]
+                    break
+            if time.monotonic() > deadline:
+                return None
+            n_chars = len(re.sub(r"\s", "", key_text))
+            starts = [self._engine.key_end(gray, first.quad, n_chars) if n_chars else 1.0]
+            guess = _key_width_guess(key_text, first.quad)
+            if guess < starts[0] - 0.05:  # Tesseract gave the key's last letter the value's box too
+                starts.append(guess)
+            for start in starts:
+                for variant in PROBE_VARIANTS:
+                    if time.monotonic() > deadline:
+                        return None
+                    text = self._engine.read_beside(gray, first.quad, start, PROBE_EXTEND, variant)
+                    size = _leading_size(_VALUE_LEAD.sub("", text).strip())
+                    if size:
+                        return _field(size, rows[i].confidence * entry.key_score * 0.5, rows[i])
+        return None
+
+
+def _key_width_guess(key_text: str, quad: tuple[tuple[float, float], ...]) -> float:
+    """Where a key of these characters ends in its box (fraction of the width), from the box
+    height: a Hangul syllable is ~0.8 box heights wide, a bracket, mark or space ~0.35."""
+    (x0, y0), (x1, y1), _, (x3, y3) = quad[:4]
+    width, height = math.hypot(x1 - x0, y1 - y0), math.hypot(x3 - x0, y3 - y0)
+    if width <= 0:
+        return 1.0
+    ems = sum(1.0 if "가" <= c <= "힣" or c.isalnum() else 0.4 for c in key_text)
+    return min(1.0, (0.1 * height + 0.8 * height * ems) / width)
+
+
+def _leading_size(text: str) -> str | None:
+    """A size at the start of ``text`` (the whole of it, or its first word). A lone mark is not
+    taken for a letter here (``|`` for L, ``5`` for S): beside a key it is as likely a table rule."""
+    for candidate in (text, *text.split()[:1]):
+        if len(candidate) == 1 and candidate.upper() not in ("S", "M", "L", "F"):
+            return None
+        found = normalise.size(candidate)
+        if found:
+            return found
+    return None
 
 
 def _with_seconds(reading: LabelReading, seconds: float) -> LabelReading:

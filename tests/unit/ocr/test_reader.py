@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from inference.ocr import LabelReader, TextBox, compare_declared
+from inference.ocr.engine import RawLine, beside_quad
 from inference.ocr.reader import interpret
 from inference.ocr.screening import Screener, default_words
 from tests.labelgen.generate import generate
@@ -119,3 +122,71 @@ def test_safe_from_a_thread_pool(reader: LabelReader) -> None:
 
     sizes = asyncio.run(main())
     assert sizes[0] == sizes[1] == generate(4).truth.size
+
+
+class _KeyOnlyEngine:
+    """An engine that detects a size key whose lone value it cannot read, except beside the key."""
+
+    def __init__(self, beside: str) -> None:
+        self.beside = beside
+        self.calls: list[tuple[float, float]] = []
+
+    def read(self, image: object, *, deadline: float | None = None) -> tuple[list[RawLine], bool]:
+        rows = [("소재 면 100%", 10), ("치수", 60), ("제조국 중국", 110)]
+        return [RawLine(text, 0.9, ((20.0, y), (120.0, y), (120.0, y + 30.0), (20.0, y + 30.0)),
+                        (20, y, 120, y + 30)) for text, y in rows], False
+
+    def reread(self, gray: object, quad: object, variant: object) -> str:
+        return ""
+
+    def key_end(self, gray: object, quad: object, n_chars: int) -> float:
+        return 0.9
+
+    def read_beside(self, gray: object, quad: object, start: float, extend: float, variant: object) -> str:
+        self.calls.append((start, extend))
+        return self.beside
+
+
+@pytest.mark.parametrize(("beside", "expected"), [(": L", "L"), ("FREE 기준", "FREE"), ("aaa", None)])
+def test_size_value_missed_by_detection_is_read_beside_its_key(beside: str, expected: str | None) -> None:
+    quick = LabelReader(timeout_s=10.0)
+    engine = _KeyOnlyEngine(beside)
+    quick._engine = engine  # type: ignore[assignment]
+    reading = quick.read(Image.new("L", (400, 200), 255))
+    assert engine.calls and engine.calls[0][0] == 0.9 and engine.calls[0][1] > 5
+    if expected is None:
+        assert reading.size is None
+    else:
+        assert reading.size and reading.size.value == expected and reading.size.confidence < 0.5
+        assert reading.size.box is not None and reading.size.box.text == "치수"
+
+
+def test_beside_quad_follows_the_line_and_stops_at_the_edge() -> None:
+    quad = np.array([[10, 10], [50, 10], [50, 30], [10, 30]], dtype=np.float32)
+    region = beside_quad(quad, 0.5, 10.0, (100, 150))
+    assert region is not None
+    assert region[0][0] == pytest.approx(30) and region[1][0] == pytest.approx(149)  # 10 heights > edge
+    assert region[0][1] == pytest.approx(7) and region[3][1] == pytest.approx(33)  # 15 % taller
+    tilted = np.array([[0, 0], [40, 40], [30, 50], [-10, 10]], dtype=np.float32) + 100
+    region = beside_quad(tilted, 1.0, 2.0, (1000, 1000))
+    assert region is not None
+    step = (region[1] + region[2]) / 2 - (tilted[1] + tilted[2]) / 2
+    height = float(np.linalg.norm(tilted[3] - tilted[0]))
+    assert step[0] == pytest.approx(step[1], abs=1e-3) and step[0] > 0  # along the tilted line
+    assert float(np.linalg.norm(step)) == pytest.approx(2 * height, rel=1e-4)
+
+
+# Tuning tags (70000-70149) whose lone size value detection missed (70094: `L`) or read as
+# nothing in a tight box (70064: `F`); both came back without a size before the value was read
+# beside its key.
+@pytest.mark.parametrize("seed", [70064, 70094])
+def test_real_ocr_lone_size_value(reader: LabelReader, seed: int) -> None:
+    sample = generate(seed)
+    reading = reader.read(sample.image, role="label")
+    assert reading.size and reading.size.value == sample.truth.size
+
+
+def test_a_lone_mark_beside_the_size_key_is_no_size() -> None:
+    quick = LabelReader(timeout_s=10.0)
+    quick._engine = _KeyOnlyEngine("|")  # type: ignore[assignment]
+    assert quick.read(Image.new("L", (400, 200), 255)).size is None
