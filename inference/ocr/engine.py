@@ -301,10 +301,8 @@ def beside_quad(quad: np.ndarray, start: float, extend: float,
     return np.array([new_tl, new_tr, new_br, new_bl], dtype=np.float32)
 
 
-def first_word(gray: np.ndarray, quad: np.ndarray, *, height: int = TARGET_LINE_HEIGHT) -> np.ndarray | None:
-    """The first run of glyphs under ``quad`` (straightened, binarised, table rules and specks
-    left out), alone on white: the stretch after a key holds the value and then only paper,
-    whose texture a contrast stretch would turn into noise Tesseract reads as letters."""
+def _straighten(gray: np.ndarray, quad: np.ndarray) -> np.ndarray | None:
+    """The grey pixels under ``quad``, warped to an upright rectangle (None when it is tiny)."""
     import cv2
 
     w = int(max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[2] - quad[3])))
@@ -313,7 +311,20 @@ def first_word(gray: np.ndarray, quad: np.ndarray, *, height: int = TARGET_LINE_
         return None
     target = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
     matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), target)
-    crop = cv2.warpPerspective(gray, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC)
+    return cv2.warpPerspective(gray, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE,
+                               flags=cv2.INTER_CUBIC)
+
+
+def first_word(gray: np.ndarray, quad: np.ndarray, *, height: int = TARGET_LINE_HEIGHT) -> np.ndarray | None:
+    """The first run of glyphs under ``quad`` (straightened, binarised, table rules and specks
+    left out), alone on white: the stretch after a key holds the value and then only paper,
+    whose texture a contrast stretch would turn into noise Tesseract reads as letters."""
+    import cv2
+
+    crop = _straighten(gray, quad)
+    if crop is None:
+        return None
+    h, w = crop.shape
     scale = height / h
     crop = cv2.resize(crop, (max(1, round(w * scale)), height), interpolation=cv2.INTER_CUBIC)
     blurred = cv2.GaussianBlur(crop, (5, 5), 0)
@@ -346,14 +357,10 @@ def cut_line(gray: np.ndarray, quad: np.ndarray, *, height: int = TARGET_LINE_HE
     """The line under ``quad``, straightened, grey, table rules removed, scaled for Tesseract."""
     import cv2
 
-    w = int(max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[2] - quad[3])))
-    h = int(max(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2])))
-    if w < 4 or h < 4:
+    crop = _straighten(gray, quad)
+    if crop is None:
         return None
-    target = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
-    matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), target)
-    crop = cv2.warpPerspective(gray, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE,
-                               flags=cv2.INTER_CUBIC)
+    h, w = crop.shape
     if h > 1.5 * w:  # vertical text: turn it
         crop = np.rot90(crop)
         h, w = w, h
