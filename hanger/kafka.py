@@ -353,9 +353,13 @@ async def list_topics_with_prefix(settings: Settings, prefix: str) -> list[str]:
     admin = AIOKafkaAdminClient(**settings.kafka_client_options())
     await admin.start()
     try:
-        return sorted(t for t in await admin.list_topics() if t.startswith(prefix))
+        return await _topics_with_prefix(admin, prefix)
     finally:
         await admin.close()
+
+
+async def _topics_with_prefix(admin: AIOKafkaAdminClient, prefix: str) -> list[str]:
+    return sorted(t for t in await admin.list_topics() if t.startswith(prefix))
 
 
 async def delete_topics_with_prefix(settings: Settings, prefix: str | None = None) -> list[str]:
@@ -365,15 +369,15 @@ async def delete_topics_with_prefix(settings: Settings, prefix: str | None = Non
     prefix = settings.topic_prefix if prefix is None else prefix
     if not prefix:
         raise ValueError("refusing to delete topics without a prefix")
-    doomed = await list_topics_with_prefix(settings, prefix)
-    if doomed:
-        admin = AIOKafkaAdminClient(**settings.kafka_client_options())
-        await admin.start()
-        try:
+    admin = AIOKafkaAdminClient(**settings.kafka_client_options())
+    await admin.start()
+    try:
+        doomed = await _topics_with_prefix(admin, prefix)
+        if doomed:
             await admin.delete_topics(doomed)
-        finally:
-            await admin.close()
-    return doomed
+        return doomed
+    finally:
+        await admin.close()
 
 
 async def end_offsets(settings: Settings, topic: str) -> dict[int, int]:

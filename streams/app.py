@@ -191,10 +191,6 @@ class EnrichRuntime:
     group_id: str
     closers: list[Any]
 
-    async def handle_batch(self, records: list[Original]) -> None:
-        """Both halves of a batch, one after the other (the agent overlaps them across batches)."""
-        await self.complete(records, await self.prepare(records))
-
     async def prepare(self, records: list[Original]) -> PreparedBatch:
         """Fetch, classify and read the batch (retried with backoff; fail-stop when retries run out)."""
         return await self._fail_stop(

@@ -1,6 +1,7 @@
 """The enrichment stage: one ``ProductSubmitted`` in, one ``ProductEnriched`` (+ maybe an
 ``ApprovalRequested``) out. Plain async code with its dependencies passed in; the faust agent in
-:mod:`streams.app` is only glue around :meth:`Enricher.handle_batch`.
+:mod:`streams.app` is only glue around :meth:`Enricher.prepare_batch` and
+:meth:`Enricher.complete_batch`.
 
 Delivery: results are stored first (dedupe on ``submission_id`` + model version: the first result
 wins), then every output of a batch *and the batch's consumer offsets* are published in one Kafka
@@ -229,16 +230,16 @@ class Enricher:
         # other images (main first, at most classify_max_images: a listing with thirty photos must
         # not cost thirty inferences); OCR reads what its stage chooses, beside it in its own
         # thread pool. Only those images are fetched.
+        reader = self.attributes if read_attributes else None
         ordered = sorted(submission.images, key=lambda i: (i.role != ImageRole.MAIN, i.order))
         garment_refs = [i for i in ordered if i.role != ImageRole.LABEL][:self.classify_max_images]
-        ocr_refs = (self.attributes.choose(ordered)
-                    if self.attributes is not None and read_attributes else [])
+        ocr_refs = reader.choose(ordered) if reader is not None else []
         wanted = {id(i) for i in (*garment_refs, *ocr_refs)}
         fetched, problems = await self._fetch_images([i for i in ordered if id(i) in wanted])
         for_garment = {id(i) for i in garment_refs}
         garment = [data for ref, data in fetched if id(ref) in for_garment]
-        reading = (asyncio.create_task(self.attributes.read(submission, fetched))
-                   if self.attributes is not None and read_attributes else None)
+        reading = (asyncio.create_task(reader.read(submission, fetched))
+                   if reader is not None else None)
         classification: Classification | None = None
         try:
             if garment:
