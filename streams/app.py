@@ -91,7 +91,17 @@ def create_app(settings: Settings) -> faust.App:
     async def finish_in_flight_batches(sender: Any, *args: Any, **kwargs: Any) -> None:
         await gate.drain()
 
+    # A graceful stop (SIGTERM, a scale-down) must do the same before the consumer leaves the group,
+    # and then admit nothing: faust sends this signal after pausing the partitions and before it
+    # stops the agents and the consumer.
+    async def finish_in_flight_batches_for_good(sender: Any, *args: Any, **kwargs: Any) -> None:
+        await gate.drain(reopen=False)
+
     app.on_partitions_revoked.connect(finish_in_flight_batches)  # type: ignore[arg-type]
+    app.on_before_shutdown.connect(finish_in_flight_batches_for_good)  # type: ignore[arg-type]
+    # After a rebalance faust seeks every partition back to its committed offset, so records this
+    # worker already took (a batch assembled just before the rebalance) arrive a second time.
+    taken = OffsetGuard()
 
     @app.agent(submissions, name="enrich")
     async def enrich(stream: Any) -> None:  # faust.Stream: take_events is not on StreamT
@@ -104,11 +114,12 @@ def create_app(settings: Settings) -> faust.App:
         completing: asyncio.Task[None] | None = None
         try:
             async for batch in stream.take_events(settings.max_in_flight, within=0.05):
-                await gate.admit()
+                if not await gate.admit():
+                    break  # shutting down: what was taken stays uncommitted for the next owner
                 # Events taken just before a rebalance may belong to partitions this worker no
                 # longer owns: leave them to their new owner (nothing of them is committed).
                 owned = app.consumer.assignment()
-                records = [
+                records = taken.admit([
                     Original(
                         value=event.message.value or b"",
                         key=event.message.key,
@@ -118,7 +129,7 @@ def create_app(settings: Settings) -> faust.App:
                     )
                     for event in batch
                     if event.message.tp in owned
-                ]
+                ])
                 if not records:
                     continue
                 gate.enter()
@@ -157,6 +168,7 @@ class BatchGate:
         self._idle.set()
         self._open = asyncio.Event()
         self._open.set()
+        self._closed = False
 
     def enter(self) -> None:
         self._in_flight += 1
@@ -167,15 +179,46 @@ class BatchGate:
         if self._in_flight == 0:
             self._idle.set()
 
-    async def admit(self) -> None:
+    async def admit(self) -> bool:
+        """Wait while a drain is in progress; False once the gate is closed for good."""
         await self._open.wait()
+        return not self._closed
 
-    async def drain(self) -> None:
+    async def drain(self, *, reopen: bool = True) -> None:
+        """Wait until no batch is in flight; then reopen, or close for good (shutdown)."""
         self._open.clear()
         try:
             await self._idle.wait()
         finally:
+            self._closed = self._closed or not reopen
             self._open.set()
+
+
+class OffsetGuard:
+    """Admits each record of a partition once per process: a record at an offset below the next
+    one already taken from its partition is a second delivery and is dropped.
+
+    Safe to keep across rebalances: every record taken is either committed before a revocation
+    completes (the gate drains) or this process fail-stops. A partition that comes back after
+    another worker owned it resumes at that worker's committed offset, which is never below ours.
+    """
+
+    def __init__(self) -> None:
+        self._next: dict[tuple[str | None, int | None], int] = {}
+
+    def admit(self, records: list[Original]) -> list[Original]:
+        fresh = []
+        for record in records:
+            tp = (record.topic, record.partition)
+            assert record.offset is not None
+            if record.offset < self._next.get(tp, 0):
+                continue
+            self._next[tp] = record.offset + 1
+            fresh.append(record)
+        if len(fresh) < len(records):
+            log.info("dropped %d records delivered again after a rebalance",
+                     len(records) - len(fresh))
+        return fresh
 
 
 def _hung(seconds: float) -> None:

@@ -298,6 +298,42 @@ async def test_the_batch_gate_holds_a_rebalance_until_no_batch_is_in_flight() ->
     await asyncio.wait_for(admitted, 1)
 
 
+async def test_a_shutdown_drains_the_gate_and_then_admits_nothing() -> None:
+    import asyncio
+
+    from streams.app import BatchGate
+
+    gate = BatchGate()
+    gate.enter()
+    closing = asyncio.create_task(gate.drain(reopen=False))
+    await asyncio.sleep(0.01)
+    assert not closing.done()  # the consumer must not leave the group with a batch in flight
+    gate.leave()
+    await asyncio.wait_for(closing, 1)
+    assert await asyncio.wait_for(gate.admit(), 1) is False
+    await gate.drain()  # a rebalance during the shutdown does not reopen it
+    assert await gate.admit() is False
+
+
+def test_records_delivered_again_after_a_rebalance_are_taken_once() -> None:
+    from hanger.kafka import Original
+    from streams.app import OffsetGuard
+
+    def records(partition: int, offsets: range) -> list[Original]:
+        return [Original(b"v", b"k", "subs", partition, o) for o in offsets]
+
+    guard = OffsetGuard()
+    # A batch assembled just before a rebalance (offsets 10-14 of partition 0), then faust seeks
+    # back to the committed offset 10 and delivers 10-17 again, mixed with partition 1.
+    assert [r.offset for r in guard.admit(records(0, range(10, 15)))] == [10, 11, 12, 13, 14]
+    again = guard.admit(records(0, range(10, 18)) + records(1, range(0, 3)))
+    assert [(r.partition, r.offset) for r in again] == [
+        (0, 15), (0, 16), (0, 17), (1, 0), (1, 1), (1, 2)]
+    assert guard.admit(records(0, range(10, 18))) == []
+    # A partition that comes back after another worker committed further resumes there.
+    assert [r.offset for r in guard.admit(records(1, range(40, 42)))] == [40, 41]
+
+
 async def test_a_listing_with_many_photos_costs_at_most_classify_max_images_inferences() -> None:
     from hanger.events import ImageRef, ImageRole
 
