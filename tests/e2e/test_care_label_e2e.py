@@ -8,11 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +20,9 @@ from hanger.events import AttributeSource, Portal, ProductEnriched, decode
 from hanger.kafka import EventProducer
 from hanger.settings import Settings
 from tests.conftest import REPO, read_topic
-from tests.e2e.test_enrich_slice import worker_env
 from tests.labelgen.generate import generate
+from tests.workers import spawn, worker_env
+from tests.workers import stop as stop_worker
 
 pytestmark = pytest.mark.e2e
 
@@ -53,9 +50,7 @@ async def test_a_care_label_photo_fills_the_notice_in_the_portals_own_answer(
             notice["content"] = "상세페이지 참조" if notice["noticeCategoryDetailName"] == "제품 소재" else ""
 
     log = tmp_path / "enrich.log"
-    enrich = subprocess.Popen(
-        [sys.executable, "-m", "hanger.cli", "worker", "enrich"], env=worker_env(settings, tmp_path),
-        stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    enrich = spawn("enrich", worker_env(settings, tmp_path), log)
     stop = asyncio.Event()
     bridge = asyncio.create_task(run_bridge(settings, stop))
     try:
@@ -68,8 +63,7 @@ async def test_a_care_label_photo_fills_the_notice_in_the_portals_own_answer(
         stop.set()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(bridge, 30)
-        os.killpg(enrich.pid, signal.SIGTERM)
-        enrich.wait(30)
+        stop_worker(enrich)
 
     enriched = decode(ProductEnriched, raw)
     found = enriched.attributes_extracted

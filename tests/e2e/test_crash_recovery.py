@@ -4,10 +4,7 @@ by query: every submission has exactly one committed enriched result and at most
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -20,7 +17,8 @@ from hanger.events import ApprovalRequested, Portal, ProductEnriched, decode
 from hanger.kafka import EventProducer
 from hanger.settings import Settings
 from tests.conftest import read_topic
-from tests.e2e.test_enrich_slice import product, worker_env
+from tests.e2e.test_enrich_slice import product
+from tests.workers import kill, spawn, stop, worker_env
 
 pytestmark = pytest.mark.e2e
 
@@ -28,11 +26,7 @@ N = 500
 
 
 def start_worker(settings: Settings, root: Path, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "hanger.cli", "worker", "enrich"],
-        env={**worker_env(settings, root), "HANGER_MAX_IN_FLIGHT": "8"},
-        stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    return spawn("enrich", worker_env(settings, root, HANGER_MAX_IN_FLIGHT="8"), log)
 
 
 async def count_enriched(db: asyncpg.Pool, ids: list[str]) -> int:
@@ -67,19 +61,14 @@ async def test_sigkill_mid_batch_loses_and_duplicates_nothing(
         done_before_kill = await count_enriched(db, ids)
         assert 0 < done_before_kill < N, f"not mid-run: {done_before_kill}; {log.read_text()[-2000:]}"
     finally:
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(30)
+        kill(worker)
 
     worker = start_worker(settings, tmp_path, log)
     try:
         enriched = [decode(ProductEnriched, v)
                     for _, v in await read_topic(settings, topics.ENRICHED, N, timeout_s=300)]
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
+        stop(worker)
 
     per_submission = Counter(e.submission_id for e in enriched)
     lost = set(ids) - set(per_submission)

@@ -5,10 +5,7 @@ and a re-sent submission is answered again without a second MD request."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,34 +30,16 @@ from hanger.events import (
 from hanger.kafka import EventProducer
 from hanger.settings import Settings
 from tests.conftest import read_topic
+from tests.workers import spawn, stop, worker_env
 
 pytestmark = pytest.mark.e2e
 
 
-def worker_env(settings: Settings, image_root: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "HANGER_TOPIC_PREFIX": settings.topic_prefix,
-        "HANGER_IMAGE_ROOT": str(image_root),
-        "HANGER_WORKER_ID": "e2e",
-        "HANGER_STATE_DIR": str(image_root / "state"),
-    }
-
-
 @pytest.fixture
 def enrich_worker(settings: Settings, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    log = (tmp_path / "worker.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hanger.cli", "worker", "enrich"],
-        env=worker_env(settings, tmp_path), stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    proc = spawn("enrich", worker_env(settings, tmp_path), tmp_path / "worker.log")
     yield proc
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+    stop(proc)
     print((tmp_path / "worker.log").read_text(errors="replace")[-3000:])
 
 

@@ -9,10 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +24,8 @@ from hanger.kafka import EventProducer
 from hanger.settings import Settings
 from hanger.taxonomy import load_taxonomy
 from tests.conftest import REPO, read_topic
-from tests.e2e.test_enrich_slice import worker_env
+from tests.workers import spawn, worker_env
+from tests.workers import stop as stop_worker
 
 pytestmark = pytest.mark.e2e
 
@@ -83,11 +80,7 @@ async def test_native_in_native_out_through_every_stage(
                          portal.value, seller, md_of[portal])
 
     log = tmp_path / "enrich.log"
-    enrich = subprocess.Popen(
-        [sys.executable, "-m", "hanger.cli", "worker", "enrich"],
-        env={**worker_env(settings, REPO), "HANGER_AUTO_APPROVE_THRESHOLD": "1.0"},
-        stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    enrich = spawn("enrich", worker_env(settings, REPO, HANGER_AUTO_APPROVE_THRESHOLD="1.0"), log)
     stop = asyncio.Event()
     tasks = [asyncio.create_task(run_bridge(settings, stop)),
              asyncio.create_task(registrar.run_worker(settings, stop))]
@@ -119,11 +112,7 @@ async def test_native_in_native_out_through_every_stage(
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, 30)
-        os.killpg(enrich.pid, signal.SIGTERM)
-        try:
-            enrich.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(enrich.pid, signal.SIGKILL)
+        stop_worker(enrich)
 
     # Exactly one of everything per product.
     assert sorted(r.portal for r in registered) == sorted(Portal)

@@ -8,8 +8,6 @@ import asyncio
 import contextlib
 import json
 import shutil
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -38,8 +36,8 @@ from streams.ops import model_diff, read_dead_letters, redrive
 from streams.replay import ReplayPlan, replay
 from tests.conftest import read_topic
 from tests.e2e.test_crash_recovery import start_worker
-from tests.e2e.test_enrich_slice import product, worker_env
-from tests.reliability.harness import stop
+from tests.e2e.test_enrich_slice import product
+from tests.workers import spawn, stop, worker_env
 
 pytestmark = pytest.mark.e2e
 
@@ -97,10 +95,7 @@ async def test_replay_twice_changes_nothing_and_a_new_model_gets_a_diff(
     # Backfill with a new model version: new results, old ones kept, and a diff report.
     model_path, version = second_version(tmp_path)
     old_version = first[0].classification.model.version if first[0].classification else "none"
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "hanger.cli", "worker", "enrich"],
-        env={**worker_env(settings, tmp_path), "HANGER_MODEL_PATH": str(model_path)},
-        stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+    worker = spawn("enrich", worker_env(settings, tmp_path, HANGER_MODEL_PATH=str(model_path)), log)
     try:
         await replay(settings, ReplayPlan(source=topics.SUBMISSIONS, end=originals_until,
                                           filters={"portal": "tmon"}))

@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
-import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -34,7 +31,8 @@ from hanger.events import ApprovalRequested, Portal, ProductEnriched, ProductSub
 from hanger.kafka import EventProducer
 from hanger.settings import Settings
 from tests.conftest import read_topic
-from tests.e2e.test_enrich_slice import product, worker_env
+from tests.e2e.test_enrich_slice import product
+from tests.workers import kill, spawn, stop, worker_env
 
 FAULTS = ("sigkill_worker", "restart_broker", "restart_postgres", "add_worker", "remove_worker")
 
@@ -80,24 +78,11 @@ def image_host() -> Iterator[str]:
 def start_worker(
     settings: Settings, root: Path, log: Path, worker_id: str = "e2e"
 ) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "hanger.cli", "worker", "enrich"],
-        env={**worker_env(settings, root), "HANGER_WORKER_ID": worker_id,
-             "HANGER_STATE_DIR": str(root / f"state-{worker_id}"),
-             "HANGER_MAX_IN_FLIGHT": "8", "HANGER_RETRY_ATTEMPTS": "30", "HANGER_RETRY_MAX_S": "2",
-             "HANGER_IMAGE_ALLOW_PRIVATE_HOSTS": "true", "HANGER_IMAGE_FETCH_TIMEOUT_S": "3",
-             "HANGER_IMAGE_FETCH_RETRY_S": "0.05", "HANGER_BATCH_TIMEOUT_S": "20"},
-        stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
-    )
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+    return spawn("enrich", worker_env(
+        settings, root, HANGER_WORKER_ID=worker_id, HANGER_STATE_DIR=str(root / f"state-{worker_id}"),
+        HANGER_MAX_IN_FLIGHT="8", HANGER_RETRY_ATTEMPTS="30", HANGER_RETRY_MAX_S="2",
+        HANGER_IMAGE_ALLOW_PRIVATE_HOSTS="true", HANGER_IMAGE_FETCH_TIMEOUT_S="3",
+        HANGER_IMAGE_FETCH_RETRY_S="0.05", HANGER_BATCH_TIMEOUT_S="20"), log)
 
 
 class Fleet:
@@ -121,9 +106,7 @@ class Fleet:
         stop(self.procs.pop(worker_id))
 
     def kill_one(self) -> None:
-        proc = self.procs[sorted(self.procs)[0]]
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(30)
+        kill(self.procs[sorted(self.procs)[0]])
 
     def check(self) -> None:
         for worker_id, proc in list(self.procs.items()):

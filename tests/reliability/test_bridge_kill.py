@@ -7,9 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -23,7 +21,7 @@ from hanger.events import Portal, ProductSubmitted, decode
 from hanger.kafka import EventProducer, end_offsets
 from hanger.settings import Settings
 from tests.conftest import REPO, read_topic
-from tests.reliability.harness import stop
+from tests.workers import kill, spawn, stop
 
 pytestmark = pytest.mark.reliability
 
@@ -32,10 +30,8 @@ INVALID_EVERY = 10
 
 
 def start_bridge(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "hanger.cli", "worker", "bridge"],
-        env={**os.environ, "HANGER_TOPIC_PREFIX": settings.topic_prefix, "HANGER_WORKER_ID": "bridge-1"},
-        stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+    return spawn("bridge", {**os.environ, "HANGER_TOPIC_PREFIX": settings.topic_prefix,
+                            "HANGER_WORKER_ID": "bridge-1"}, log)
 
 
 async def test_sigkill_bridge_loses_and_duplicates_nothing(
@@ -67,8 +63,7 @@ async def test_sigkill_bridge_loses_and_duplicates_nothing(
             if written >= valid // 5:
                 break
             await asyncio.sleep(0.02)
-        os.killpg(bridge.pid, signal.SIGKILL)
-        bridge.wait(30)
+        kill(bridge)
         assert written < valid, "the bridge finished before the kill; raise N"
         killed_at = written
         bridge = start_bridge(settings, log)

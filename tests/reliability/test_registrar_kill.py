@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -23,6 +21,7 @@ from hanger.settings import Settings
 from tests.conftest import read_topic
 from tests.integration.test_registrar import waiting_for_md
 from tests.unit.db.factories import decision, enriched
+from tests.workers import kill, spawn, stop
 
 pytestmark = pytest.mark.reliability
 
@@ -30,10 +29,7 @@ N = 150
 
 
 def start(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "hanger.cli", "worker", "registrar"],
-        env={**os.environ, "HANGER_TOPIC_PREFIX": settings.topic_prefix},
-        stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+    return spawn("registrar", {**os.environ, "HANGER_TOPIC_PREFIX": settings.topic_prefix}, log)
 
 
 async def count(db: asyncpg.Pool, ids: list[str]) -> int:
@@ -58,8 +54,7 @@ async def test_sigkill_registrar_mid_burst(
     while await count(db, ids) < N // 5 and loop.time() < deadline:
         await asyncio.sleep(0.02)
     before = await count(db, ids)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(30)
+    kill(proc)
     assert 0 < before < N, f"kill not mid-burst ({before}); {log.read_text()[-1500:]}"
     started = time.monotonic()
     proc = start(settings, log)
@@ -71,8 +66,7 @@ async def test_sigkill_registrar_mid_burst(
         registered = [decode(ProductRegistered, v)
                       for _, v in await read_topic(settings, topics.REGISTERED, N, 60)]
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
+        stop(proc)
     rows = await db.fetch(
         "SELECT submission_id, count(*) AS n FROM product WHERE submission_id = ANY($1) "
         "GROUP BY submission_id", ids)
