@@ -41,12 +41,15 @@ def kill(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(30)
 
 
-def stop(proc: subprocess.Popen[bytes], grace_s: float = 30) -> None:
-    """Stop as a supervisor would: SIGTERM, then SIGKILL after ``grace_s``."""
+def stop(proc: subprocess.Popen[bytes], grace_s: float = 30, *, must_exit: bool = False) -> None:
+    """Stop as a supervisor would: SIGTERM, then SIGKILL after ``grace_s``. With ``must_exit``,
+    a worker that ignores SIGTERM for ``grace_s`` fails the test (after being killed)."""
     if proc.poll() is not None:
         return
     os.killpg(proc.pid, signal.SIGTERM)
     try:
         proc.wait(grace_s)
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired as exc:
         kill(proc)
+        if must_exit:
+            raise AssertionError(f"worker {proc.pid} did not exit within {grace_s} s of SIGTERM") from exc

@@ -63,7 +63,7 @@ async def test_a_care_label_photo_fills_the_notice_in_the_portals_own_answer(
         stop.set()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(bridge, 30)
-        stop_worker(enrich)
+        stop_worker(enrich, must_exit=True)
 
     enriched = decode(ProductEnriched, raw)
     found = enriched.attributes_extracted

@@ -66,7 +66,7 @@ async def test_sigkill_registrar_mid_burst(
         registered = [decode(ProductRegistered, v)
                       for _, v in await read_topic(settings, topics.REGISTERED, N, 60)]
     finally:
-        stop(proc)
+        stop(proc, must_exit=True)
     rows = await db.fetch(
         "SELECT submission_id, count(*) AS n FROM product WHERE submission_id = ANY($1) "
         "GROUP BY submission_id", ids)
