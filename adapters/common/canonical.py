@@ -12,9 +12,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from adapters.common.categories import declare
+from adapters.common.categories import declared_category_values
 from adapters.common.issues import Issue, error, has_errors
-from adapters.common.notices import declared_attributes
+from adapters.common.notices import declared_attribute_values
 from adapters.common.pipeline import Accepted, Context, Native, Translation, content_revision
 from hanger.events import ImageRole, Portal, ProductSubmitted, submission_id_for
 
@@ -49,11 +49,11 @@ def submitted(portal: Portal, draft: Draft, ctx: Context, native: Native, conten
             revision=revision,
             submitted_at=ctx.received_at,
             title=draft.title,
-            declared_category=declare(portal, None if code is None else str(code),
-                                      draft.category_path),
+            declared_category=declared_category_values(portal, None if code is None else str(code),
+                                                       draft.category_path),
             images=[{"uri": uri, "role": role, "order": order}
                     for order, (uri, role) in enumerate(draft.images.items())],
-            attributes=declared_attributes(draft.notice, draft.options),
+            attributes=declared_attribute_values(draft.notice, draft.options),
             native=native,
         )
     except ValidationError as exc:

@@ -15,9 +15,15 @@ from hanger.taxonomy import load_taxonomy
 
 def declare(portal: Portal, code: str | None, path: str | None) -> DeclaredCategory:
     """The seller's category as declared, with our taxonomy id when the code is mapped."""
+    return DeclaredCategory(**declared_category_values(portal, code, path))
+
+
+def declared_category_values(portal: Portal, code: str | None,
+                             path: str | None) -> dict[str, str | None]:
+    """The fields of :func:`declare` as data, for validating them inside the event."""
     code = (code or "").strip()
     taxonomy_id = load_taxonomy().from_portal_code(portal.value, code) if code else None
-    return DeclaredCategory(portal_code=code, portal_path=path, taxonomy_id=taxonomy_id)
+    return {"portal_code": code, "portal_path": path, "taxonomy_id": taxonomy_id}
 
 
 def portal_code_for(portal: Portal, declared_code: str | None, taxonomy_id: str) -> str | None:

@@ -99,8 +99,10 @@ def _value(spec: FieldSpec | None, children: dict[str, _Node],
 
 
 def _optional(schema: cs.CoreSchema) -> cs.CoreSchema:
-    # The walk treats an absent key, null and "" alike: fine unless required.
-    return cs.nullable_schema(cs.union_schema([cs.literal_schema([""]), schema],
+    # The walk treats an absent key, null and "" alike: fine unless required. The value's own
+    # schema is tried first: a union choice that fails costs an error object, and most values
+    # are not "" (a union accepts what either choice accepts, whatever the order).
+    return cs.nullable_schema(cs.union_schema([schema, cs.literal_schema([""])],
                                               mode="left_to_right"))
 
 

@@ -83,7 +83,16 @@ def declared_attributes(
 ) -> DeclaredAttributes:
     """Attributes from clothing-notice (item name, value) pairs; colour/size fall back to the
     values of option axes named 색상/사이즈 when the notice does not state them."""
-    values: dict[str, str] = {}
+    return DeclaredAttributes(**declared_attribute_values(notice, options))
+
+
+def declared_attribute_values(
+    notice: Iterable[tuple[str, object]],
+    options: Mapping[str, Iterable[str]] | None = None,
+) -> dict[str, str | None]:
+    """The fields of :func:`declared_attributes` as data (the keyword arguments it builds the
+    model from), for validating them inside the event in the same pass."""
+    values: dict[str, str | None] = {}
     for name, raw in notice:
         field = field_for(name)
         if field is None or raw is None:
@@ -100,11 +109,9 @@ def declared_attributes(
                 values[target] = ", ".join(unique)[:1000]
     manufactured_raw = values.pop("manufactured", None)
     manufactured = normalise_year_month(manufactured_raw) if manufactured_raw else None
-    return DeclaredAttributes(
-        **values,
-        manufactured=manufactured,
-        manufactured_raw=manufactured_raw if manufactured is None else None,
-    )
+    values["manufactured"] = manufactured
+    values["manufactured_raw"] = manufactured_raw if manufactured is None else None
+    return values
 
 
 _CLOTHING_TOP_LEVELS = ("T100", "T200", "T300", "T400", "T500")

@@ -108,3 +108,21 @@ def test_optional_values_may_be_absent_null_or_empty() -> None:
         assert compiled.is_clean(body) and validate(body, specs) == []
     assert not compiled.is_clean({"b": {}}) and validate({"b": {}}, specs) != []
     assert not compiled.is_clean({"d": ["abc"]}) and validate({"d": ["abc"]}, specs) != []
+
+
+@pytest.mark.parametrize("spec", [
+    FieldSpec("a", Kind.STR, pattern=r"\d{2}"), FieldSpec("a", Kind.STR, min_len=2),
+    FieldSpec("a", Kind.STR, choices=("Y", "N")), FieldSpec("a", Kind.INT, minimum=1),
+    FieldSpec("a", Kind.NUMBER, minimum=1), FieldSpec("a", Kind.BOOL),
+    FieldSpec("a", Kind.IMAGE), FieldSpec("a", Kind.STR_OR_INT, choices=(1, "x")),
+    FieldSpec("a", Kind.LIST, min_len=1), FieldSpec("a", Kind.OBJECT),
+])
+def test_an_optional_value_is_tried_before_the_empty_string(spec: FieldSpec) -> None:
+    """The union of an optional value tries its own schema first, then "": both orders accept
+    the same values, so "" and null stay clean and a wrong value stays refused."""
+    compiled = CompiledSpec((spec,))
+    for value in ("", None):
+        assert compiled.is_clean({"a": value}) and validate({"a": value}, (spec,)) == []
+    for value in ("zz", 0, [], {}, "javascript:x", 1.5, True):
+        if validate({"a": value}, (spec,)) != []:
+            assert not compiled.is_clean({"a": value})
