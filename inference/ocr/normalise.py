@@ -163,8 +163,19 @@ def material(text: str) -> list[Composition]:
     """Every (part, fiber, percent) in ``text``; a fiber with no part before it is the shell (겉감).
 
     The words between one percentage and the next name the fiber (last word) and maybe the part.
+    A percent sign read as digits is ambiguous ('1006': 100 % or 10 %); the longer number is
+    tried first, the shorter one when only it makes every part add up to 100.
     """
-    text = _percent_read_as_digit(unicodedata.normalize("NFKC", text))
+    items = _material(text, (3, 2, 1))
+    if items and not material_sums_ok(items):
+        other = _material(text, (2, 3, 1))
+        if other != items and material_sums_ok(other):
+            return other
+    return items
+
+
+def _material(text: str, head_lengths: tuple[int, ...]) -> list[Composition]:
+    text = _percent_read_as_digit(unicodedata.normalize("NFKC", text), head_lengths)
     out: list[Composition] = []
     part = vocab.DEFAULT_PART
     totals: dict[str, int] = {}
@@ -207,14 +218,14 @@ def material(text: str) -> list[Composition]:
     return _repair_sums(out)
 
 
-def _percent_read_as_digit(text: str) -> str:
+def _percent_read_as_digit(text: str, head_lengths: tuple[int, ...] = (3, 2, 1)) -> str:
     """'80%' read as '800' or '20%' as '2006': a number over 100 with no percent sign after it
     whose tail is what OCR makes of '%' becomes a percentage."""
     def repl(m: re.Match[str]) -> str:
         run = m.group(0)
         if int(run) <= 100:
             return run
-        for k in (3, 2, 1):
+        for k in head_lengths:
             head, tail = run[:k], run[k:]
             if tail in ("0", "6", "06", "96") and 1 <= int(head) <= 100:
                 return f"{head}%"
@@ -272,6 +283,68 @@ def _is_misread(read: int, alternative: int) -> bool:
                                          "35", "25", "49", "47", "00")}
     diffs = [(x, y) for x, y in zip(a, b, strict=True) if x != y]
     return len(diffs) == 1 and frozenset(diffs[0]) in confusable
+
+
+def _segments(text: str) -> list[str]:
+    """``text`` cut after each percentage: '면 80%, 폴리 20%' -> ['면 80%', ', 폴리 20%']."""
+    text = _percent_read_as_digit(unicodedata.normalize("NFKC", text))
+    out, start = [], 0
+    for m in _PCT.finditer(text):
+        out.append(text[start:m.end()])
+        start = m.end()
+    if start < len(text):
+        out.append(text[start:])
+    return out
+
+
+def _part_named(segment: str) -> str | None:
+    """The garment part a segment names before its fiber word, if any."""
+    for w in re.split(r"[^A-Za-z가-힣ㄱ-ㅣ]+", segment):
+        found = fuzzy.best("part", w, cutoff=80) if len(w) > 1 else None
+        if found:
+            return found[0]
+    return None
+
+
+def _segment_known(segment: str) -> bool:
+    return any(c.similarity >= 0.8 for c in material(segment))
+
+
+def merge_readings(readings: list[str]) -> str:
+    """One material text from several readings of the same row: the reading explaining most
+    percentages with known fibers, with each percentage it could not explain taken from another
+    reading that has as many percentages and explains that one ('84701 15%' in one reading,
+    'RAYON 15%' in the other). Fibers and numbers still go through the sum rule afterwards."""
+    if not readings:
+        return ""
+
+    def score(text: str) -> tuple[int, int]:
+        return sum(1 for c in material(text) if c.similarity >= 0.8), -unexplained_percentages(text)
+
+    base = max(readings, key=score)
+    pieces = _segments(base)
+    n_pct = len(_PCT.findall(_percent_read_as_digit(unicodedata.normalize("NFKC", base))))
+    if n_pct == 0:
+        return base
+    others = []
+    for other in readings:
+        if other is base:
+            continue
+        norm = _percent_read_as_digit(unicodedata.normalize("NFKC", other))
+        if len(_PCT.findall(norm)) == n_pct:
+            others.append(_segments(other))
+    if not others:
+        return base
+    merged = list(pieces)
+    for i in range(n_pct):
+        if i < len(merged) and not _segment_known(merged[i]):
+            for segs in others:
+                if i < len(segs) and _segment_known(segs[i]):
+                    part = _part_named(merged[i])
+                    merged[i] = segs[i] if part is None or _part_named(segs[i]) else f" {part} {segs[i]}"
+                    break
+    text = "".join(merged)
+    return text if score(text) > score(base) else base
 
 
 def unexplained_percentages(text: str) -> int:

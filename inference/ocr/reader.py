@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from inference.ocr import normalise
+from inference.ocr import normalise, table
 from inference.ocr.engine import REREAD_VARIANTS, LineReader, RawLine, Variant
 from inference.ocr.fuzzy import field_key_prefix
 from inference.ocr.keywords import keywords as extract_keywords
@@ -106,8 +106,9 @@ class LabelReader:
     """Constructed once per process; :meth:`read` is thread-safe and blocking."""
 
     def __init__(self, *, timeout_s: float = 5.0, prohibited_words: Iterable[str] | None = None,
-                 read_jamo: bool = True) -> None:
+                 read_jamo: bool = True, read_tables: bool = True) -> None:
         self.timeout_s = timeout_s
+        self.read_tables = read_tables  # ruled tables read cell by cell (inference.ocr.table)
         self._engine = LineReader(read_jamo=read_jamo)
         self._screener = Screener(default_words() if prohibited_words is None else prohibited_words)
 
@@ -121,7 +122,8 @@ class LabelReader:
                                  Image.Resampling.LANCZOS)
         deadline = started + self.timeout_s
         raw, timed_out = self._engine.read(image, deadline=deadline)
-        grouped = _group(raw)
+        grouped = group_table(np.asarray(image.convert("L")), raw) if self.read_tables else None
+        grouped = grouped or _group(raw)
         rows = [box for box, _ in grouped]
         reading = interpret(rows, role=role, screener=self._screener, timed_out=timed_out)
         if reading.is_label or role == "label":
@@ -148,14 +150,26 @@ class LabelReader:
         gray = np.asarray(image.convert("L"))
         rows = [box for box, _ in grouped]
         for name, indexes in targets.items():
+            heard: dict[int, list[str]] = {i: [] for i in indexes}  # material: every re-read so far
             for variant in REREAD_VARIANTS:
                 if time.monotonic() > deadline:
                     return dataclasses.replace(reading, timed_out=True)
                 trial = list(rows)
                 for i in indexes:
                     text = " ".join(self._engine.reread(gray, line.quad, variant) for line in grouped[i][1])
-                    trial[i] = dataclasses.replace(rows[i], text=text, confidence=rows[i].confidence * 0.9,
-                                                   alternatives=(rows[i].text, *rows[i].alternatives))
+                    if name == "material":
+                        # A percentage one re-read explains and another does not: the readings
+                        # are merged percentage by percentage, so all of them stay. This re-read
+                        # leads (it wins ties, as a plain re-read would); the earlier ones follow.
+                        earlier = dict.fromkeys((rows[i].text, *rows[i].alternatives, *heard[i]))
+                        trial[i] = dataclasses.replace(
+                            rows[i], text=text, confidence=rows[i].confidence * 0.9,
+                            alternatives=tuple(a for a in earlier if a != text))
+                        heard[i].append(text)
+                    else:
+                        trial[i] = dataclasses.replace(rows[i], text=text,
+                                                       confidence=rows[i].confidence * 0.9,
+                                                       alternatives=(rows[i].text, *rows[i].alternatives))
                 retried = interpret(trial, role=role, screener=self._screener)
                 if _field_valid(retried, name):
                     rows = [trial[i] if i in indexes else rows[i] for i in range(len(rows))]
@@ -275,16 +289,14 @@ def group_rows(lines: Sequence[RawLine]) -> list[TextBox]:
 
 def _group(lines: Sequence[RawLine]) -> list[tuple[TextBox, list[RawLine]]]:
     """Rows with the boxes they were made of (left to right)."""
+    return [(r.textbox(), [line for _, line in sorted(r.items, key=lambda it: it[0])])
+            for r in _visual_rows(lines)]
+
+
+def _visual_rows(lines: Sequence[RawLine]) -> list[_Row]:
     if not lines:
         return []
-    angles = []
-    for line in lines:
-        (x0, y0), (x1, y1) = line.quad[0], line.quad[1]
-        width = math.hypot(x1 - x0, y1 - y0)
-        height = math.hypot(line.quad[3][0] - x0, line.quad[3][1] - y0)
-        if width > 2 * height:
-            angles.append(math.atan2(y1 - y0, x1 - x0))
-    theta = sorted(angles)[len(angles) // 2] if angles else 0.0
+    theta = table.dominant_angle([line.quad for line in lines])
     cos_t, sin_t = math.cos(theta), math.sin(theta)
     placed = []
     for line in lines:
@@ -303,6 +315,29 @@ def _group(lines: Sequence[RawLine]) -> list[tuple[TextBox, list[RawLine]]]:
             row.items.append((x, line))
         else:
             rows.append(_Row(y=y, height=height, items=[(x, line)]))
+    return rows
+
+
+def group_table(gray: np.ndarray, lines: Sequence[RawLine]) -> list[tuple[TextBox, list[RawLine]]] | None:
+    """A ruled table's rows: one per table row, the key cell then the value cell's lines in
+    reading order (a wrapped value joined); boxes outside the table grouped as visual rows.
+    None when the photo shows no ruled table (:func:`inference.ocr.table.find_grid`)."""
+    grid = table.find_grid(gray, [line.quad for line in lines])
+    if grid is None:
+        return None
+    heights = sorted(math.hypot(ln.quad[3][0] - ln.quad[0][0], ln.quad[3][1] - ln.quad[0][1]) for ln in lines)
+    text_height = heights[len(heights) // 2]
+    placed = [table.place(grid, line.quad) for line in lines]
+    bands = table.cell_order(placed, text_height)
+    rows: list[_Row] = []
+    for members in bands.values():
+        rows.append(_Row(y=sum(placed[i].v for i in members) / len(members), height=text_height,
+                         items=[(float(k), lines[i]) for k, i in enumerate(members)]))
+    inside = {i for members in bands.values() for i in members}
+    outside = _visual_rows([line for i, line in enumerate(lines) if i not in inside])
+    for row in outside:  # the same frame as the bands (both turned by the text angle)
+        rows.append(row)
+    rows.sort(key=lambda r: r.y)
     return [(r.textbox(), [line for _, line in sorted(r.items, key=lambda it: it[0])]) for r in rows]
 
 
@@ -337,14 +372,23 @@ def _entries(rows: Sequence[TextBox]) -> list[_Entry]:
     out = []
     for row in rows:
         name, score, value = _split_key(row.text)
+        # A keyless reading that already names a known fiber with its percentage ('모달 10%') is
+        # a material line; an English re-read of it ('AS 10%') must not make it the A/S row.
+        fiber_line = name is None and _is_fiber_line(row.text)
         others = []
         for alternative in row.alternatives:
             alt_name, alt_score, alt_value = _split_key(alternative)
-            if name is None and alt_name is not None:  # the other reading found the key
+            if name is None and alt_name is not None and not fiber_line:  # the other reading found the key
                 name, score = alt_name, alt_score * 0.9
             others.append(alt_value if alt_name else alternative)
         out.append(_Entry(name, score, value, row, tuple(others)))
     return out
+
+
+def _is_fiber_line(text: str) -> bool:
+    items = normalise.material(text)
+    return bool(items) and all(c.similarity >= 0.8 for c in items) \
+        and normalise.unexplained_percentages(text) == 0
 
 
 def _material_score(text: str) -> tuple[int, int]:
@@ -353,8 +397,9 @@ def _material_score(text: str) -> tuple[int, int]:
 
 
 def _best_material_reading(entry: _Entry) -> str:
-    """Of a row's readings, the one that explains most percentages with known fibers."""
-    return max(entry.values, key=_material_score)
+    """Of a row's readings, the one that explains most percentages with known fibers, with the
+    percentages it leaves unexplained read from the others (:func:`normalise.merge_readings`)."""
+    return normalise.merge_readings(list(entry.values))
 
 
 def _field(value: str, confidence: float, row: TextBox) -> Field:
