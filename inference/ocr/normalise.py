@@ -317,11 +317,7 @@ def merge_readings(readings: list[str]) -> str:
     'RAYON 15%' in the other). Fibers and numbers still go through the sum rule afterwards."""
     if not readings:
         return ""
-
-    def score(text: str) -> tuple[int, int]:
-        return sum(1 for c in material(text) if c.similarity >= 0.8), -unexplained_percentages(text)
-
-    base = max(readings, key=score)
+    base = max(readings, key=material_score)
     pieces = _segments(base)
     n_pct = len(_PCT.findall(_percent_read_as_digit(unicodedata.normalize("NFKC", base))))
     if n_pct == 0:
@@ -344,7 +340,12 @@ def merge_readings(readings: list[str]) -> str:
                     merged[i] = segs[i] if part is None or _part_named(segs[i]) else f" {part} {segs[i]}"
                     break
     text = "".join(merged)
-    return text if score(text) > score(base) else base
+    return text if material_score(text) > material_score(base) else base
+
+
+def material_score(text: str) -> tuple[int, int]:
+    """(percentages explained by a known fiber, minus those explained by none): higher is better."""
+    return sum(1 for c in material(text) if c.similarity >= 0.8), -unexplained_percentages(text)
 
 
 def unexplained_percentages(text: str) -> int:

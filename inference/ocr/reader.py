@@ -106,9 +106,8 @@ class LabelReader:
     """Constructed once per process; :meth:`read` is thread-safe and blocking."""
 
     def __init__(self, *, timeout_s: float = 5.0, prohibited_words: Iterable[str] | None = None,
-                 read_jamo: bool = True, read_tables: bool = True) -> None:
+                 read_jamo: bool = True) -> None:
         self.timeout_s = timeout_s
-        self.read_tables = read_tables  # ruled tables read cell by cell (inference.ocr.table)
         self._engine = LineReader(read_jamo=read_jamo)
         self._screener = Screener(default_words() if prohibited_words is None else prohibited_words)
 
@@ -122,15 +121,15 @@ class LabelReader:
                                  Image.Resampling.LANCZOS)
         deadline = started + self.timeout_s
         raw, timed_out = self._engine.read(image, deadline=deadline)
-        grouped = group_table(np.asarray(image.convert("L")), raw) if self.read_tables else None
-        grouped = grouped or _group(raw)
+        gray = np.asarray(image.convert("L"))
+        grouped = group_table(gray, raw) or _group(raw)
         rows = [box for box, _ in grouped]
         reading = interpret(rows, role=role, screener=self._screener, timed_out=timed_out)
         if reading.is_label or role == "label":
-            reading = self._retry_fields(image, grouped, reading, role, deadline)
+            reading = self._retry_fields(gray, grouped, reading, role, deadline)
         return _with_seconds(reading, time.monotonic() - started)
 
-    def _retry_fields(self, image: Image.Image, grouped: list[tuple[TextBox, list[RawLine]]],
+    def _retry_fields(self, gray: np.ndarray, grouped: list[tuple[TextBox, list[RawLine]]],
                       reading: LabelReading, role: str, deadline: float) -> LabelReading:
         """Rows whose value did not make sense (no size after 사이즈, percentages of one part not
         adding up to 100…) are read again other ways; a new reading is kept only where it makes
@@ -147,7 +146,6 @@ class LabelReader:
         targets = {k: v for k, v in targets.items() if v}
         if not targets:
             return reading
-        gray = np.asarray(image.convert("L"))
         rows = [box for box, _ in grouped]
         for name, indexes in targets.items():
             heard: dict[int, list[str]] = {i: [] for i in indexes}  # material: every re-read so far
@@ -157,19 +155,15 @@ class LabelReader:
                 trial = list(rows)
                 for i in indexes:
                     text = " ".join(self._engine.reread(gray, line.quad, variant) for line in grouped[i][1])
+                    earlier: tuple[str, ...] = (rows[i].text, *rows[i].alternatives)
                     if name == "material":
                         # A percentage one re-read explains and another does not: the readings
                         # are merged percentage by percentage, so all of them stay. This re-read
                         # leads (it wins ties, as a plain re-read would); the earlier ones follow.
-                        earlier = dict.fromkeys((rows[i].text, *rows[i].alternatives, *heard[i]))
-                        trial[i] = dataclasses.replace(
-                            rows[i], text=text, confidence=rows[i].confidence * 0.9,
-                            alternatives=tuple(a for a in earlier if a != text))
+                        earlier = tuple(a for a in dict.fromkeys((*earlier, *heard[i])) if a != text)
                         heard[i].append(text)
-                    else:
-                        trial[i] = dataclasses.replace(rows[i], text=text,
-                                                       confidence=rows[i].confidence * 0.9,
-                                                       alternatives=(rows[i].text, *rows[i].alternatives))
+                    trial[i] = dataclasses.replace(rows[i], text=text, confidence=rows[i].confidence * 0.9,
+                                                   alternatives=earlier)
                 retried = interpret(trial, role=role, screener=self._screener)
                 if _field_valid(retried, name):
                     rows = [trial[i] if i in indexes else rows[i] for i in range(len(rows))]
@@ -289,8 +283,11 @@ def group_rows(lines: Sequence[RawLine]) -> list[TextBox]:
 
 def _group(lines: Sequence[RawLine]) -> list[tuple[TextBox, list[RawLine]]]:
     """Rows with the boxes they were made of (left to right)."""
-    return [(r.textbox(), [line for _, line in sorted(r.items, key=lambda it: it[0])])
-            for r in _visual_rows(lines)]
+    return _with_lines(_visual_rows(lines))
+
+
+def _with_lines(rows: Sequence[_Row]) -> list[tuple[TextBox, list[RawLine]]]:
+    return [(r.textbox(), [line for _, line in sorted(r.items, key=lambda it: it[0])]) for r in rows]
 
 
 def _visual_rows(lines: Sequence[RawLine]) -> list[_Row]:
@@ -325,8 +322,7 @@ def group_table(gray: np.ndarray, lines: Sequence[RawLine]) -> list[tuple[TextBo
     grid = table.find_grid(gray, [line.quad for line in lines])
     if grid is None:
         return None
-    heights = sorted(math.hypot(ln.quad[3][0] - ln.quad[0][0], ln.quad[3][1] - ln.quad[0][1]) for ln in lines)
-    text_height = heights[len(heights) // 2]
+    text_height = table.text_height_of([line.quad for line in lines])
     placed = [table.place(grid, line.quad) for line in lines]
     bands = table.cell_order(placed, text_height)
     rows: list[_Row] = []
@@ -334,11 +330,10 @@ def group_table(gray: np.ndarray, lines: Sequence[RawLine]) -> list[tuple[TextBo
         rows.append(_Row(y=sum(placed[i].v for i in members) / len(members), height=text_height,
                          items=[(float(k), lines[i]) for k, i in enumerate(members)]))
     inside = {i for members in bands.values() for i in members}
-    outside = _visual_rows([line for i, line in enumerate(lines) if i not in inside])
-    for row in outside:  # the same frame as the bands (both turned by the text angle)
-        rows.append(row)
+    # the same frame as the bands (both turned by the text angle)
+    rows.extend(_visual_rows([line for i, line in enumerate(lines) if i not in inside]))
     rows.sort(key=lambda r: r.y)
-    return [(r.textbox(), [line for _, line in sorted(r.items, key=lambda it: it[0])]) for r in rows]
+    return _with_lines(rows)
 
 
 # --- fields ---------------------------------------------------------------------------------------
@@ -389,11 +384,6 @@ def _is_fiber_line(text: str) -> bool:
     items = normalise.material(text)
     return bool(items) and all(c.similarity >= 0.8 for c in items) \
         and normalise.unexplained_percentages(text) == 0
-
-
-def _material_score(text: str) -> tuple[int, int]:
-    items = normalise.material(text)
-    return sum(1 for c in items if c.similarity >= 0.8), -normalise.unexplained_percentages(text)
 
 
 def _best_material_reading(entry: _Entry) -> str:

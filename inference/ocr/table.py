@@ -68,6 +68,12 @@ def dominant_angle(quads: Sequence[Sequence[tuple[float, float]]]) -> float:
     return sorted(angles)[len(angles) // 2] if angles else 0.0
 
 
+def text_height_of(quads: Sequence[Sequence[tuple[float, float]]]) -> float:
+    """Median height of the boxes (left edge length)."""
+    heights = sorted(math.hypot(q[3][0] - q[0][0], q[3][1] - q[0][1]) for q in quads)
+    return heights[len(heights) // 2]
+
+
 def _peaks(profile: np.ndarray, threshold: float, merge: int) -> list[float]:
     """Centres of the runs of ``profile >= threshold`` (runs closer than ``merge`` joined)."""
     above = np.flatnonzero(profile >= threshold)
@@ -120,8 +126,7 @@ def find_grid(gray: np.ndarray, quads: Sequence[Sequence[tuple[float, float]]]) 
         return None
     theta = dominant_angle(quads)
     c, s = math.cos(theta), math.sin(theta)
-    heights = sorted(math.hypot(q[3][0] - q[0][0], q[3][1] - q[0][1]) for q in quads)
-    text_height = heights[len(heights) // 2]
+    text_height = text_height_of(quads)
     us = [c * x + s * y for q in quads for x, y in q]
     vs = [-s * x + c * y for q in quads for x, y in q]
     margin = MARGIN * text_height
@@ -153,15 +158,13 @@ class Placed:
     column: int
     u: float
     v: float
-    u_left: float
-    u_right: float
 
 
 def place(grid: Grid, quad: Sequence[tuple[float, float]]) -> Placed:
     pts = [grid.to_frame(x, y) for x, y in quad]
     u = sum(p[0] for p in pts) / 4
     v = sum(p[1] for p in pts) / 4
-    return Placed(grid.band(v), grid.column(u), u, v, min(p[0] for p in pts), max(p[0] for p in pts))
+    return Placed(grid.band(v), grid.column(u), u, v)
 
 
 def cell_order(placed: Sequence[Placed], text_height: float) -> dict[int, list[int]]:
