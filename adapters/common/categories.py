@@ -13,14 +13,10 @@ from hanger.events import DeclaredCategory, Portal
 from hanger.taxonomy import load_taxonomy
 
 
-def declare(portal: Portal, code: str | None, path: str | None) -> DeclaredCategory:
-    """The seller's category as declared, with our taxonomy id when the code is mapped."""
-    return DeclaredCategory(**declared_category_values(portal, code, path))
-
-
 def declared_category_values(portal: Portal, code: str | None,
                              path: str | None) -> dict[str, str | None]:
-    """The fields of :func:`declare` as data, for validating them inside the event."""
+    """The seller's category as declared, with our taxonomy id when the code is mapped: the
+    fields of a :class:`DeclaredCategory` as data, validated inside the event's own pass."""
     code = (code or "").strip()
     taxonomy_id = load_taxonomy().from_portal_code(portal.value, code) if code else None
     return {"portal_code": code, "portal_path": path, "taxonomy_id": taxonomy_id}

@@ -12,8 +12,6 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 
-from hanger.events import DeclaredAttributes
-
 CLOTHING = "의류"
 PLACEHOLDER = "상세페이지 참조"  # what sellers and portals write when a value is in the detail page
 
@@ -77,21 +75,13 @@ def normalise_year_month(text: str) -> str | None:
     return f"{year:04d}-{month:02d}"
 
 
-def declared_attributes(
-    notice: Iterable[tuple[str, object]],
-    options: Mapping[str, Iterable[str]] | None = None,
-) -> DeclaredAttributes:
-    """Attributes from clothing-notice (item name, value) pairs; colour/size fall back to the
-    values of option axes named 색상/사이즈 when the notice does not state them."""
-    return DeclaredAttributes(**declared_attribute_values(notice, options))
-
-
 def declared_attribute_values(
     notice: Iterable[tuple[str, object]],
     options: Mapping[str, Iterable[str]] | None = None,
 ) -> dict[str, str | None]:
-    """The fields of :func:`declared_attributes` as data (the keyword arguments it builds the
-    model from), for validating them inside the event in the same pass."""
+    """Attributes from clothing-notice (item name, value) pairs; colour/size fall back to the
+    values of option axes named 색상/사이즈 when the notice does not state them. The fields of a
+    :class:`DeclaredAttributes` as data, validated inside the event's own pass."""
     values: dict[str, str | None] = {}
     for name, raw in notice:
         field = field_for(name)

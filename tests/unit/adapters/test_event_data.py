@@ -11,13 +11,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.common.categories import declare, declared_category_values
-from adapters.common.notices import (
-    CLOTHING_ITEMS,
-    PLACEHOLDER,
-    declared_attribute_values,
-    declared_attributes,
-)
+from adapters.common.categories import declared_category_values
+from adapters.common.notices import CLOTHING_ITEMS, PLACEHOLDER, declared_attribute_values
 from hanger.events import DeclaredAttributes, DeclaredCategory, Portal, ProductSubmitted
 
 names = st.one_of(st.sampled_from([name for name, _ in CLOTHING_ITEMS]),
@@ -44,7 +39,8 @@ def _event(category: Any, attributes: Any) -> ProductSubmitted:
 def test_plain_data_gives_the_same_event(notice: list[tuple[str, Any]],
                                          axes: dict[str, list[str]], portal: Portal,
                                          code: str | None, path: str | None) -> None:
-    as_models = _event(declare(portal, code, path), declared_attributes(notice, axes))
+    as_models = _event(DeclaredCategory(**declared_category_values(portal, code, path)),
+                       DeclaredAttributes(**declared_attribute_values(notice, axes)))
     as_data = _event(declared_category_values(portal, code, path),
                      declared_attribute_values(notice, axes))
     assert as_data == as_models
