@@ -40,7 +40,7 @@ class RawLine:
     quad: tuple[tuple[float, float], ...]  # four corners, clockwise from top-left
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 (axis-aligned bounds of quad)
     alternatives: tuple[str, ...] = ()  # other readings of the same box (Korean-only model)
-    screen_texts: tuple[str, ...] = ()  # readings for screening only (jamo read by the glyph model)
+    screen_texts: tuple[str, ...] = ()  # readings for screening only (glyph model, English model)
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,8 @@ _LATIN_TOKEN = re.compile(r"[A-Za-z]{2,}")
 _MIXED_TOKEN = re.compile(r"\b(?=[A-Za-z]*\d)(?=\d*[A-Za-z])[A-Za-z\d]{2,}\b")
 LOW_CONFIDENCE = 0.5  # below this, a line is read again with the Korean-only model
 _HANGUL = re.compile(r"[가-힣]")
+# CJK brackets and angle marks: what the Korean model reads for F, K and the like; never on a label.
+_LATIN_AS_HANGUL_MARKS = re.compile(r"[『』「」<>]")
 
 
 class LineReader:
@@ -150,6 +152,16 @@ class LineReader:
             lambda sub: _symbols(self._api(), Image.fromarray(sub)),
         )
 
+    def latin_readings(self, crop: np.ndarray, text: str) -> tuple[str, ...]:
+        """The line read again by the English model alone when the mixed reading has the marks the
+        Korean model makes of Latin capitals it does not know ('F4K3' -> '『43', 'F*A*K*E' ->
+        '『*4*'); () otherwise, which costs no Tesseract call. For screening only: the rest of
+        such a line is Hangul the English model cannot read."""
+        if not _LATIN_AS_HANGUL_MARKS.search(text):
+            return ()
+        latin = _run(self._api("eng"), Image.fromarray(crop))[0]
+        return (latin,) if latin and latin != text else ()
+
     def _recognise_crop(self, crop: np.ndarray) -> tuple[str, float, tuple[str, ...]]:
         picture = Image.fromarray(crop)
         text, conf = _run(self._api(), picture)
@@ -196,6 +208,19 @@ class LineReader:
             return ""
         return _run(self._api(variant.lang), Image.fromarray(crop))[0]
 
+    def read_below(self, gray: np.ndarray, quad: tuple[tuple[float, float], ...], variant: Variant,
+                   *, whole: bool) -> str:
+        """Read the line right under a box, as wide as the box: where a wrapped value's second
+        line sits when detection missed it (a short, centred '45%'). ``whole``: the whole stretch;
+        else its first run of glyphs only, alone on white."""
+        region = below_quad(np.asarray(quad, dtype=np.float32), gray.shape)
+        if region is None:
+            return ""
+        crop = (cut_line if whole else first_word)(gray, region, height=variant.height)
+        if crop is None:
+            return ""
+        return _run(self._api(variant.lang), Image.fromarray(crop))[0]
+
     def read(self, image: Image.Image, *, deadline: float | None = None) -> tuple[list[RawLine], bool]:
         """All lines of ``image``; stops early (second value True) once ``deadline`` passes."""
         quads = self.detect(image)
@@ -208,8 +233,9 @@ class LineReader:
             if crop is None:
                 continue
             text, conf, alternatives = self._recognise_crop(crop)
-            jamo = self.jamo_readings(crop) if self.read_jamo else ()
-            if not text and not jamo:
+            screen = self.jamo_readings(crop) if self.read_jamo else ()
+            screen += self.latin_readings(crop, text)
+            if not text and not screen:
                 continue
             xs, ys = quad[:, 0], quad[:, 1]
             out.append(RawLine(
@@ -217,7 +243,7 @@ class LineReader:
                 quad=tuple((float(x), float(y)) for x, y in quad),
                 box=(int(xs.min()), int(ys.min()), math.ceil(xs.max()), math.ceil(ys.max())),
                 alternatives=alternatives,
-                screen_texts=tuple(t for t in jamo if t != text),
+                screen_texts=tuple(t for t in screen if t != text),
             ))
         return out, False
 
@@ -299,6 +325,20 @@ def beside_quad(quad: np.ndarray, start: float, extend: float,
     if float(np.linalg.norm(new_tr - new_tl)) < 4:
         return None
     return np.array([new_tl, new_tr, new_br, new_bl], dtype=np.float32)
+
+
+def below_quad(quad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The band under ``quad``: as wide as it, from its bottom edge 1.3 box heights down (the next
+    line of text at usual line spacing), None when that leaves the image."""
+    tl, tr, br, bl = (quad[i].astype(np.float64) for i in range(4))
+    height = float(np.linalg.norm(bl - tl))
+    if height < 1 or float(np.linalg.norm(tr - tl)) < 4:
+        return None
+    down = (bl - tl) / height * 1.3 * height
+    band = np.array([bl, br, br + down, bl + down])
+    if band[:, 1].max() > shape[0] - 1 or band[:, 0].min() < 0 or band[:, 0].max() > shape[1] - 1:
+        return None
+    return band.astype(np.float32)
 
 
 def _straighten(gray: np.ndarray, quad: np.ndarray) -> np.ndarray | None:

@@ -163,18 +163,49 @@ def material(text: str) -> list[Composition]:
     """Every (part, fiber, percent) in ``text``; a fiber with no part before it is the shell (겉감).
 
     The words between one percentage and the next name the fiber (last word) and maybe the part.
-    A percent sign read as digits is ambiguous ('1006': 100 % or 10 %); the longer number is
-    tried first, the shorter one when only it makes every part add up to 100.
+    A percent sign read as digits is ambiguous ('1006': 100 % or 10 %; '596': 59 % or 5 %); the
+    longer number is tried first, a shorter one when only it makes every part add up to 100.
     """
     items = _material(text, (3, 2, 1))
-    if items and not material_sums_ok(items):
-        other = _material(text, (2, 3, 1))
-        if other != items and material_sums_ok(other):
+    # Each way of reading the signs as printed ('596': 5 % + '96' rather than 59 % + '6') comes
+    # before any number is repaired by the sum rule; then the repaired ones; then bare numbers.
+    as_read = [_material(text, heads, repair=False) for heads in ((3, 2, 1), (2, 3, 1), (1, 2, 3))]
+    repaired = [items, _material(text, (2, 3, 1))] if items else []
+    for other in (*as_read, *repaired, *_bare_number_readings(text)):
+        if material_sums_ok(other):
             return other
     return items
 
 
-def _material(text: str, head_lengths: tuple[int, ...]) -> list[Composition]:
+# A known fiber followed by a number OCR gave no percent sign ('레이온 54' for 레이온 5%, '코튼 65').
+_BARE = re.compile(r"(?P<fiber>[A-Za-z가-힣]+)\s*(?P<num>\d{1,3})"
+                   r"(?![0-9%.,/\-]*\d)(?!\s*(?:%|96|9%|%6|o/o|/o))")
+
+
+def _bare_number_readings(text: str) -> list[list[Composition]]:
+    """The text read again with the numbers that follow a known fiber without a percent sign
+    taken as percentages: as printed (65 -> 65 %), then with the last digit as the misread sign
+    (54 -> 5 %). Only used where the sum rule then holds as read (no number repaired)."""
+    bare = [m for m in _BARE.finditer(text) if fuzzy.best("fiber", m.group("fiber"), cutoff=80)]
+    if not bare:
+        return []
+    out = []
+    for drop_last in (False, True):
+        pieces, start = [], 0
+        for m in bare:
+            num = m.group("num")
+            if drop_last:
+                if len(num) < 2 or num[-1] not in "04689":
+                    continue
+                num = num[:-1]
+            pieces.append(f"{text[start:m.start('num')]}{num}%")
+            start = m.end("num")
+        pieces.append(text[start:])
+        out.append(_material("".join(pieces), (3, 2, 1), repair=False))
+    return out
+
+
+def _material(text: str, head_lengths: tuple[int, ...], *, repair: bool = True) -> list[Composition]:
     text = _percent_read_as_digit(unicodedata.normalize("NFKC", text), head_lengths)
     out: list[Composition] = []
     part = vocab.DEFAULT_PART
@@ -192,6 +223,10 @@ def _material(text: str, head_lengths: tuple[int, ...]) -> list[Composition]:
             if found_part:
                 named_part = found_part[0]
         fiber = fuzzy.best("fiber", fiber_word, cutoff=70)
+        if fiber is None:  # the part glued to its fiber ('겉감면', '겉감실크'): OCR lost the space
+            glued = _glued_part(fiber_word)
+            if glued:
+                named_part, fiber = glued
         if fiber is None and len(words) >= 2:  # a fiber of two words ('오리 솜털')
             fiber = fuzzy.best("fiber", "".join(words[-2:]), cutoff=70)
         if fiber is None:
@@ -215,7 +250,19 @@ def _material(text: str, head_lengths: tuple[int, ...]) -> list[Composition]:
             part, similarity = _unnamed_part(fiber[0], words[:-1], set(totals)), similarity * 0.6
         totals[part] = totals.get(part, 0) + int(num)
         out.append(Composition(part, fiber[0], int(num), similarity, garbled=not raw_num.isdigit()))
-    return _repair_sums(out)
+    return _repair_sums(out) if repair else out
+
+
+def _glued_part(word: str) -> tuple[str, tuple[str, float]] | None:
+    """('겉감', ('면', 1.0)) for '겉감면': a part name, then a fiber, with no space between."""
+    for canon, spellings in vocab.PARTS.items():
+        for spelling in spellings:
+            if len(word) > len(spelling) and word.startswith(spelling) and "가" <= spelling[0] <= "힣":
+                rest = word[len(spelling):]
+                fiber = fuzzy.best("fiber", rest, cutoff=80) or fuzzy.one_syllable_fiber(rest)
+                if fiber:
+                    return canon, fiber
+    return None
 
 
 def _percent_read_as_digit(text: str, head_lengths: tuple[int, ...] = (3, 2, 1)) -> str:
@@ -231,6 +278,12 @@ def _percent_read_as_digit(text: str, head_lengths: tuple[int, ...] = (3, 2, 1))
                 return f"{head}%"
         return run
 
+    def repl_signed(m: re.Match[str]) -> str:  # '1000%': the sign read twice, as 0 and as %
+        run = m.group(1)
+        twice = int(run) > 100 and run[-1] in "06" and 1 <= int(run[:-1]) <= 100
+        return f"{run[:-1]}%" if twice else m.group(0)
+
+    text = re.sub(r"(?<![0-9.,:/\-])(\d{3,4})%", repl_signed, text)
     return re.sub(r"(?<![0-9.,:/\-])\d{3,4}(?![0-9%℃°])", repl, text)
 
 
@@ -307,7 +360,12 @@ def _part_named(segment: str) -> str | None:
 
 
 def _segment_known(segment: str) -> bool:
-    return any(c.similarity >= 0.8 for c in material(segment))
+    return _segment_similarity(segment) >= 0.8
+
+
+def _segment_similarity(segment: str) -> float:
+    """How surely the segment names its fiber (0 when it names none)."""
+    return max((c.similarity for c in material(segment)), default=0.0)
 
 
 def merge_readings(readings: list[str]) -> str:
@@ -334,11 +392,12 @@ def merge_readings(readings: list[str]) -> str:
     merged = list(pieces)
     for i in range(n_pct):
         if i < len(merged) and not _segment_known(merged[i]):
-            for segs in others:
-                if i < len(segs) and _segment_known(segs[i]):
-                    part = _part_named(merged[i])
-                    merged[i] = segs[i] if part is None or _part_named(segs[i]) else f" {part} {segs[i]}"
-                    break
+            # The other reading that names this fiber most surely ('린 24%' for a garbled one).
+            found = [segs[i] for segs in others if i < len(segs)]
+            best = max(found, key=_segment_similarity, default="")
+            if _segment_similarity(best) > _segment_similarity(merged[i]):
+                part = _part_named(merged[i])
+                merged[i] = best if part is None or _part_named(best) else f" {part} {best}"
     text = "".join(merged)
     return text if material_score(text) > material_score(base) else base
 
@@ -351,6 +410,23 @@ def material_score(text: str) -> tuple[int, int]:
 def unexplained_percentages(text: str) -> int:
     """How many percentages in ``text`` no composition was read for ('&001100%': the fiber is lost)."""
     return max(0, len(_PCT.findall(unicodedata.normalize("NFKC", text))) - len(material(text)))
+
+
+def ends_with_bare_fiber(text: str) -> bool:
+    """The text names a fiber after its last percentage ('나일론 55%, 스판덱스'): that fiber's
+    percentage was not read."""
+    fixed = _percent_read_as_digit(unicodedata.normalize("NFKC", text))
+    tail = fixed[max((m.end() for m in _PCT.finditer(fixed)), default=0):]
+    words = [w for w in re.split(r"[^A-Za-z가-힣]+", tail) if len(w) > 1]
+    return bool(words) and fuzzy.best("fiber", words[-1], cutoff=80) is not None
+
+
+def lone_percentage(text: str) -> bool:
+    """Only a percentage ('20%', or '2006' with the sign read as digits): the end of a fiber's
+    line wrapped onto a line of its own."""
+    fixed = _percent_read_as_digit(unicodedata.normalize("NFKC", text)).strip(" ,/")
+    m = _PCT.fullmatch(fixed)
+    return m is not None and m.group("num").isdigit() and 0 < int(m.group("num")) <= 100
 
 
 def material_sums_ok(items: list[Composition]) -> bool:

@@ -14,6 +14,7 @@ all threads (per-thread Tesseract/detector objects live in the engine).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 import time
@@ -35,6 +36,7 @@ MAX_SIDE = 2000  # px; larger photos are scaled down first
 # (in box heights: a table's value cell starts up to ~7 key heights after a short key like 치수).
 PROBE_VARIANTS = (Variant("eng", 64), Variant("kor+eng", 64), Variant("eng", 96))
 PROBE_EXTEND = 10.0
+MATERIAL_EXTEND = 5.0  # a percentage ('45%') is about two box heights long
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,9 @@ class LabelReader:
                     rows = [trial[i] if i in indexes else rows[i] for i in range(len(rows))]
                     break
         final = interpret(rows, role=role, screener=self._screener, timed_out=reading.timed_out)
+        if "material" in targets and not _field_valid(final, "material"):
+            rows = self._probe_material(gray, grouped, rows, role, deadline)
+            final = interpret(rows, role=role, screener=self._screener, timed_out=reading.timed_out)
         if final.size is None and "size" in targets:
             probed = self._probe_size(gray, grouped, rows, deadline)
             if probed is not None:
@@ -177,6 +182,37 @@ class LabelReader:
         extra = [h for h in reading.prohibited if h not in final.prohibited]
         return dataclasses.replace(final, prohibited=final.prohibited + tuple(extra))
 
+
+    def _probe_material(self, gray: np.ndarray, grouped: list[tuple[TextBox, list[RawLine]]],
+                        rows: list[TextBox], role: str, deadline: float) -> list[TextBox]:
+        """A material row ending in a fiber with no percentage after it ('나일론 55%, 스판덱스'):
+        detection dropped the percentage, or Tesseract read its box short. Read what follows the
+        row's text — on along its line, then the line under it (a wrapped '45%') — and keep what
+        makes the material valid."""
+        engine = self._engine
+        for i, entry in enumerate(_entries(rows)):
+            if not _material_like(entry) or not normalise.ends_with_bare_fiber(_best_material_reading(entry)):
+                continue
+            last = grouped[i][1][-1]
+            n_chars = len(re.sub(r"\s", "", last.text))
+            starts = dict.fromkeys((engine.key_end(gray, last.quad, n_chars), 1.0))
+            reads = [functools.partial(engine.read_beside, gray, last.quad, start, MATERIAL_EXTEND, variant)
+                     for start in starts for variant in PROBE_VARIANTS]
+            reads += [functools.partial(engine.read_below, gray, last.quad, variant, whole=whole)
+                      for whole in (True, False) for variant in PROBE_VARIANTS]
+            for read in reads:
+                if time.monotonic() > deadline:
+                    return rows
+                found = read().strip()
+                if not found:
+                    continue
+                trial = list(rows)
+                trial[i] = dataclasses.replace(
+                    rows[i], text=f"{rows[i].text} {found}", confidence=rows[i].confidence * 0.8,
+                    alternatives=tuple(f"{a} {found}" for a in rows[i].alternatives))
+                if _field_valid(interpret(trial, role=role, screener=self._screener), "material"):
+                    return trial
+        return rows
 
     def _probe_size(self, gray: np.ndarray, grouped: list[tuple[TextBox, list[RawLine]]],
                     rows: Sequence[TextBox], deadline: float) -> Field | None:
@@ -416,7 +452,7 @@ def _read_material(entries: Sequence[_Entry]) -> tuple[list[normalise.Compositio
     blocks: list[list[_Entry]] = []
     current: list[_Entry] = []
     for entry in entries:
-        if _material_like(entry):
+        if _material_like(entry) or (current and _wrapped_percentage(entry)):
             current.append(entry)
         elif current:
             blocks.append(current)
@@ -442,6 +478,11 @@ def _read_material(entries: Sequence[_Entry]) -> tuple[list[normalise.Compositio
     if not sums_ok:
         confidence *= 0.5
     return items, anchor.row, confidence
+
+
+def _wrapped_percentage(entry: _Entry) -> bool:
+    """A keyless row that is only a percentage ('2006' under '… / 폴리우레탄')."""
+    return entry.field is None and any(normalise.lone_percentage(v) for v in entry.values)
 
 
 def _material_like(entry: _Entry) -> bool:

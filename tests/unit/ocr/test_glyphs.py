@@ -151,3 +151,15 @@ def test_reader_catches_typed_out_jamo_on_a_generated_tag(seed: int) -> None:
     reading = LabelReader(timeout_s=60).read(sample.image)
     assert sample.truth.planted[0] in {h.word for h in reading.prohibited}
     assert any(b.screen_texts for b in reading.lines)
+
+
+@needs_font
+@pytest.mark.parametrize("seed", [92086, 93127])  # 'F4K3': the Korean model reads '『43', '『413'
+def test_reader_reads_latin_capitals_again_with_the_english_model(seed: int) -> None:
+    from inference.ocr import LabelReader
+    from tests.labelgen.generate import generate
+
+    sample = generate(seed)
+    assert sample.truth.planted_text == ("F4K3",)
+    reading = LabelReader(timeout_s=60).read(sample.image)
+    assert "fake" in {h.word for h in reading.prohibited}

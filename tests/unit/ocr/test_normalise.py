@@ -120,3 +120,38 @@ def test_material_letters_and_lost_percent_signs() -> None:
     assert _triples("실크 800 / 면 2006") == [("겉감", "실크", 80), ("겉감", "면", 20)]
     assert _triples("린 30% 레이온 70%") == [("겉감", "린넨", 30), ("겉감", "레이온", 70)]
     assert _triples("다림질 140 이하") == []
+
+
+def test_material_part_glued_to_its_fiber() -> None:
+    # OCR lost the space between the part and the fiber ('겉감면 100%', '안감실크 100%').
+    assert _triples("겉감면 100%") == [("겉감", "면", 100)]
+    assert _triples("겉감 울 100% 안감실크 100%") == [("겉감", "울", 100), ("안감", "실크", 100)]
+
+
+def test_material_percent_sign_read_twice() -> None:
+    # '100%' read '1000%' (the sign as 0, then as %): only the three-digit head is a percentage.
+    assert _triples("배색 - 리오셀1000%") == [("배색", "텐셀", 100)]
+    assert _triples("면 1000%") == [("겉감", "면", 100)]
+
+
+def test_material_number_without_its_percent_sign() -> None:
+    # '레이온 54' is 레이온 5 % with the sign read as 4; '면 80 폴리에스터 20' lost both signs.
+    # Taken only where the parts then add up as read: no number repaired on top of a guess.
+    assert _triples("실크 75% 린넨 20% 레이온 54") == [
+        ("겉감", "실크", 75), ("겉감", "린넨", 20), ("겉감", "레이온", 5)]
+    assert _triples("겉감 면 80 폴리에스터 20") == [("겉감", "면", 80), ("겉감", "폴리에스터", 20)]
+    assert _triples("코튼 65 4141.10 30% 아세테이트 5%") != [("겉감", "면", 95), ("겉감", "아세테이트", 5)]
+    assert _triples("사이즈 95") == [] and _triples("울 30 세탁") == []
+
+
+def test_lone_percentage() -> None:
+    assert normalise.lone_percentage("20%") and normalise.lone_percentage("2006")
+    assert normalise.lone_percentage(" 15%, ")
+    assert not normalise.lone_percentage("2024") and not normalise.lone_percentage("면 20%")
+    assert not normalise.lone_percentage("02-1234")
+
+
+def test_material_reading_as_printed_beats_a_repaired_one() -> None:
+    # '596' is 5 % (sign read '96'); 59 % would only add up after '6096' was cut to 6 by the repair.
+    assert _triples("겉감 - 폴리에스터 6096, 나일론 3596, 스판덱스 596") == [
+        ("겉감", "폴리에스터", 60), ("겉감", "나일론", 35), ("겉감", "스판덱스", 5)]

@@ -190,3 +190,14 @@ def test_a_lone_mark_beside_the_size_key_is_no_size() -> None:
     quick = LabelReader(timeout_s=10.0)
     quick._engine = _KeyOnlyEngine("|")  # type: ignore[assignment]
     assert quick.read(Image.new("L", (400, 200), 255)).size is None
+
+
+def test_a_percentage_wrapped_onto_its_own_row_ends_the_material() -> None:
+    # '20%' read as '2006' on a row of its own, under the fiber it belongs to.
+    rows = _rows("소재 : 겉감 실크 80% / 폴리우레탄", "2006", "제조국 : 이탈리아", "제조연월 : 2024-10")
+    reading = interpret(rows, role="label", screener=Screener([]))
+    assert [(m.part, m.fiber, m.percent) for m in reading.material] == [
+        ("겉감", "실크", 80), ("겉감", "폴리우레탄", 20)]
+    # a number on its own that no material row precedes stays what it is
+    alone = interpret(_rows("2006", "제조국 : 이탈리아"), role="label", screener=Screener([]))
+    assert alone.material == ()

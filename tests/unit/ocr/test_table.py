@@ -125,3 +125,10 @@ def test_an_english_misreading_of_a_fiber_line_is_not_a_key() -> None:
             TextBox("제조국 : 대한민국", 0.9, (0, 80, 400, 110))]
     reading = interpret(rows, role="label", screener=Screener(default_words()))
     assert [(m.fiber, m.percent) for m in reading.material] == [("아세테이트", 90), ("모달", 10)]
+
+
+def test_merge_takes_the_surest_fiber_of_a_percentage() -> None:
+    # No reading names the second fiber surely; '린 24%' (the first syllable of 린넨) beats noise.
+    readings = ["안감: 레이온 53%, ㅁ3ㅏ 24%, 스판덱스 23%", "안감: \\4&704 53%, 린 24%, SPANDEX 23%"]
+    items = normalise.material(normalise.merge_readings(readings))
+    assert [(c.fiber, c.percent) for c in items] == [("레이온", 53), ("린넨", 24), ("스판덱스", 23)]
