@@ -95,12 +95,25 @@ class Sample:
 class Cache:
     """Cached backbone activations: ``acts[i, v]`` is view ``v`` of sample ``i``.
 
-    Views 0 and 1 are the serving views (centre, pad); the rest are training augmentations.
+    Views 0 and 1 are the serving views (centre, pad); with ``flips`` the next two are the same
+    views mirrored left-right (the graph's test-time flips); the rest are training augmentations.
     """
 
     acts: F16
     ok: npt.NDArray[np.bool_]
+    flips: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def serving_views(self) -> int:
+        """How many cached views the exported graph averages: the serving views (and mirrors)."""
+        return len(pp.VIEWS) * (2 if self.flips else 1)
+
+    def training_views(self) -> I64:
+        """The views training samples from: every view except the mirrored serving views (so that
+        a model with test-time flips is trained exactly as one without)."""
+        skip = range(len(pp.VIEWS), self.serving_views) if self.flips else range(0)
+        return np.array([v for v in range(self.acts.shape[1]) if v not in skip], dtype=np.int64)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -136,6 +149,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="comma-separated recipes of the fine-tuned tails averaged in the graph (tail k uses seed "
         "+ k); a recipe is 'plain' or '+'-joined options: 'balanced' (class weights ~ 1/sqrt(count)),"
         " 'mixup' (mixup of cached activations, alpha 0.2), 'long' (1.5x epochs)",
+    )
+    parser.add_argument(
+        "--flip-tta",
+        action="store_true",
+        help="the exported graph also runs each serving view mirrored left-right and averages all "
+        "of them (test-time flips: about twice the trunk cost per photo)",
     )
     parser.add_argument(
         "--final-on-all",
@@ -250,11 +269,15 @@ def augment(img: Image.Image, rng: random.Random) -> Image.Image:
     return ImageEnhance.Color(img).enhance(rng.uniform(0.8, 1.2))
 
 
-def photo_views(data: bytes, rng: random.Random | None = None, aug_views: int = 0) -> F32:
+def photo_views(
+    data: bytes, rng: random.Random | None = None, aug_views: int = 0, flips: bool = False
+) -> F32:
     """Training-time input of one photo: the serving views (exactly what the classifier feeds the
-    model: ``load_image`` then ``preprocess``) followed by ``aug_views`` augmented views."""
+    model: ``load_image`` then ``preprocess``), with ``flips`` the same views mirrored (what the
+    graph computes from them), then ``aug_views`` augmented views."""
     img = load_image(data)
-    views = [pp.preprocess(img)]
+    serving = pp.preprocess(img)
+    views = [serving, np.ascontiguousarray(serving[..., ::-1])] if flips else [serving]
     if aug_views:
         rng = rng or random.Random(0)  # noqa: S311
         views += [pp.to_tensor(augment(img, rng))[None] for _ in range(aug_views)]
@@ -262,7 +285,13 @@ def photo_views(data: bytes, rng: random.Random | None = None, aug_views: int = 
 
 
 def extract(
-    samples: Sequence[Sample], data: Path, cut: int, aug_views: int, threads: int, seed: int
+    samples: Sequence[Sample],
+    data: Path,
+    cut: int,
+    aug_views: int,
+    threads: int,
+    seed: int,
+    flips: bool = False,
 ) -> Cache:
     """Run the frozen backbone (ONNX Runtime) up to block ``cut`` on every view of every photo."""
     import onnxruntime as ort
@@ -277,7 +306,7 @@ def extract(
     so.inter_op_num_threads = 1
     sess = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
     onnx_path.unlink()
-    n_views = len(pp.VIEWS) + aug_views
+    n_views = len(pp.VIEWS) * (2 if flips else 1) + aug_views
     shape = sess.get_outputs()[0].shape[1:]
     acts = np.zeros((len(samples), n_views, *shape), dtype=np.float16)
     ok = np.ones(len(samples), dtype=bool)
@@ -298,7 +327,8 @@ def extract(
     t0 = time.monotonic()
     for i, s in enumerate(samples):
         try:
-            views = photo_views((data / "images" / f"{s.image}.jpg").read_bytes(), rng, aug_views)
+            raw = (data / "images" / f"{s.image}.jpg").read_bytes()
+            views = photo_views(raw, rng, aug_views, flips)
         except Exception as exc:  # a broken dataset photo: skip it, loudly
             log.warning("skipping %s: %s", s.image, exc)
             ok[i] = False
@@ -310,7 +340,7 @@ def extract(
         if i % 500 == 0:
             log.info("extract %d/%d  %.0fs", i, len(samples), time.monotonic() - t0)
     flush()
-    return Cache(acts=acts, ok=ok)
+    return Cache(acts=acts, ok=ok, flips=flips)
 
 
 def export_cut(backbone: Any, cut: int, path: Path) -> None:
@@ -410,7 +440,7 @@ def fit(
         {"params": [p for p in params if id(p) not in fc_ids], "lr": args.lr},
     ]
     opt = torch.optim.AdamW(groups, weight_decay=args.weight_decay)
-    n_views = cache.acts.shape[1]
+    train_views = cache.training_views()
     bs = 64
     steps_per_epoch = math.ceil(len(idx) / bs)
     total = steps_per_epoch * epochs
@@ -423,7 +453,7 @@ def fit(
     tail.train()
     for epoch in range(epochs):
         order = rng.permutation(idx)
-        view = rng.integers(0, n_views, size=len(order))
+        view = train_views[rng.integers(0, len(train_views), size=len(order))]
         total_loss = 0.0
         for s in range(0, len(order), bs):
             bi, bv = order[s : s + bs], view[s : s + bs]
@@ -446,16 +476,18 @@ def fit(
     return tail
 
 
-def predict(tail: Any, cache: Cache, idx: I64) -> F32:
-    """Logits averaged over the serving views (as the exported graph does)."""
+def predict(tail: Any, cache: Cache, idx: I64, flips: bool | None = None) -> F32:
+    """Logits averaged over the serving views (and their mirrors, if cached), as the exported
+    graph does; ``flips=False`` leaves the mirrors out (the ablation)."""
     import torch
 
+    v = cache.serving_views if flips is not False else len(pp.VIEWS)
     out = []
     with torch.no_grad():
         for s in range(0, len(idx), 128):
             bi = idx[s : s + 128]
-            x = torch.from_numpy(cache.acts[bi, : len(pp.VIEWS)].astype(np.float32))
-            logits = tail(x.flatten(0, 1)).reshape(len(bi), len(pp.VIEWS), -1).mean(1)
+            x = torch.from_numpy(cache.acts[bi, :v].astype(np.float32))
+            logits = tail(x.flatten(0, 1)).reshape(len(bi), v, -1).mean(1)
             out.append(logits.numpy())
     return np.concatenate(out).astype(np.float32)
 
@@ -472,10 +504,11 @@ def fit_tails(
 
 
 class Exported:
-    """Full network for export: (N, V, 3, H, W) -> mean over views of the class logits."""
+    """Full network for export: (N, V, 3, H, W) -> mean over views (and, with ``flips``, over
+    their left-right mirrors, made inside the graph) of the class logits."""
 
     @staticmethod
-    def build(backbone: Any, tails: list[Any], cut: int) -> Any:
+    def build(backbone: Any, tails: list[Any], cut: int, flips: bool = False) -> Any:
         import torch
         from torch import nn
 
@@ -486,6 +519,8 @@ class Exported:
                 self.tails = nn.ModuleList([copy.deepcopy(t).eval() for t in tails])
 
             def forward(self, views: torch.Tensor) -> torch.Tensor:
+                if flips:
+                    views = torch.cat([views, views.flip(-1)], dim=1)
                 n, v = views.shape[0], views.shape[1]
                 x = views.reshape(n * v, 3, pp.IMAGE_SIZE, pp.IMAGE_SIZE)
                 x = self.backbone.run_blocks(self.backbone.stem(x), 0, min(cut, N_BLOCKS))
@@ -641,6 +676,7 @@ def run(args: argparse.Namespace) -> int:
 
     oof = np.zeros((len(samples), len(classes)), dtype=np.float32)
     oof_tails = np.zeros((n_tails, len(samples), len(classes)), dtype=np.float32)
+    oof_no_flip = np.zeros((n_tails, len(samples), len(classes)), dtype=np.float32)
     fold_acc: list[dict[str, float]] = []
     if args.folds > 1:
         for k, (a, b) in enumerate(GroupKFold(n_splits=args.folds).split(tr_idx, groups=groups[tr_idx])):
@@ -649,6 +685,7 @@ def run(args: argparse.Namespace) -> int:
             vb = tr_idx[b]
             for t, tail in enumerate(fit_tails(cache, fa, y_fit, len(classes), cut, args)):
                 oof_tails[t, vb] = predict(tail, cache, vb)
+                oof_no_flip[t, vb] = predict(tail, cache, vb, flips=False)
             oof[vb] = oof_tails[:, vb].mean(0)
             fold_acc.append(
                 {
@@ -664,6 +701,7 @@ def run(args: argparse.Namespace) -> int:
     log.info("final fit on TRAIN (%d photos)", len(fit_idx))
     tails = fit_tails(cache, fit_idx, y_fit, len(classes), cut, args)
     test_tails = np.stack([predict(t, cache, te_idx) for t in tails])
+    test_no_flip = np.stack([predict(t, cache, te_idx, flips=False) for t in tails])
     test_logits = test_tails.mean(0)
 
     # Temperature: out-of-fold logits. Threshold: ALL held-out-seller predictions pooled (out-of-fold
@@ -719,6 +757,18 @@ def run(args: argparse.Namespace) -> int:
             }
             for k, r in enumerate(recipes)
         ],
+        # the same tails without the test-time flips (equal to the above when --flip-tta is off)
+        "no_flip": {
+            "cv_main10": accuracy(oof_no_flip.mean(0)[tr_idx], y[tr_idx], main_mask[tr_idx])
+            if args.folds > 1
+            else None,
+            "cv_main10_first_tail": accuracy(oof_no_flip[0, tr_idx], y[tr_idx], main_mask[tr_idx])
+            if args.folds > 1
+            else None,
+            "test_main10": accuracy(test_no_flip.mean(0), yt, m10),
+            "test_main10_first_tail": accuracy(test_no_flip[0], yt, m10),
+        },
+        "flip_tta": cache.flips,
         "label_fixes": {
             "file": str(args.label_fixes) if args.label_fixes else None,
             "relabelled": sum(f.action == "relabel" for f in fixes),
@@ -740,7 +790,7 @@ def run(args: argparse.Namespace) -> int:
     }
     for tm in metrics["tails"]:
         log.info("tail %s", tm)
-    log.info("CV main10 %s", metrics["cv_main10"])
+    log.info("CV main10 %s; without flips %s", metrics["cv_main10"], metrics["no_flip"])
     log.info(
         "TEST all %.4f main10 %.4f (restricted %.4f) T=%.3f thr=%.4f test cov %.3f prec %.4f",
         metrics["test_all"],
@@ -759,7 +809,7 @@ def run(args: argparse.Namespace) -> int:
     metrics["exported_fit_on"] = "train+test" if args.final_on_all else "train"
 
     backbone = net.load_pretrained().eval()
-    full = Exported.build(backbone, final_tails, cut)
+    full = Exported.build(backbone, final_tails, cut, cache.flips)
     args.out.mkdir(parents=True, exist_ok=True)
     onnx_path = args.out / f"clothing-{args.version}.onnx"
     export_full(full, onnx_path, samples, args.data, cache)
@@ -813,6 +863,7 @@ def run(args: argparse.Namespace) -> int:
             "aug_views": args.aug_views,
             "epochs": args.epochs,
             "tails": recipes,
+            "test_time_flips": cache.flips,
             "label_smoothing": args.label_smoothing,
             "label_fixes": metrics["label_fixes"],
             "fit_on": metrics["exported_fit_on"],
@@ -829,6 +880,8 @@ def run(args: argparse.Namespace) -> int:
             oof=oof[tr_idx],
             y_oof=y[tr_idx],
             oof_tails=oof_tails[:, tr_idx],
+            oof_no_flip=oof_no_flip[:, tr_idx],
+            test_no_flip=test_no_flip,
             test_tails=test_tails,
             test=test_logits,
             y_test=yt,
@@ -855,14 +908,17 @@ def confusion(pred: I64, y: I64, n: int) -> I64:
 
 def load_or_extract(samples: Sequence[Sample], args: argparse.Namespace, cut: int) -> Cache:
     key = hashlib.sha256(
-        json.dumps([[s.image for s in samples], cut, args.aug_views, args.seed, pp.params()]).encode()
+        json.dumps(
+            [[s.image for s in samples], cut, args.aug_views, args.seed, pp.params()]
+            + ([True] if args.flip_tta else [])  # keeps the key of caches made before the option
+        ).encode()
     ).hexdigest()[:16]
     path = args.cache_dir / f"acts-{key}.npz" if args.cache_dir else None
     if path is not None and path.exists():
         log.info("using cached activations %s", path)
         z = np.load(path)
-        return Cache(acts=z["acts"], ok=z["ok"])
-    cache = extract(samples, args.data, cut, args.aug_views, args.threads, args.seed)
+        return Cache(acts=z["acts"], ok=z["ok"], flips=args.flip_tta)
+    cache = extract(samples, args.data, cut, args.aug_views, args.threads, args.seed, args.flip_tta)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, acts=cache.acts, ok=cache.ok)

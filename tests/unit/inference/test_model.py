@@ -72,6 +72,29 @@ def test_augmented_training_views_follow_the_serving_views(
     np.testing.assert_array_equal(views[: len(pp.VIEWS)], train.photo_views(data))
 
 
+def test_mirrored_serving_views_sit_between_the_serving_and_the_augmented_views(
+    fixture_images: dict[str, bytes],
+) -> None:
+    import random
+
+    data = next(iter(fixture_images.values()))
+    v = len(pp.VIEWS)
+    plain = train.photo_views(data, random.Random(3), aug_views=2)
+    flipped = train.photo_views(data, random.Random(3), aug_views=2, flips=True)
+    assert flipped.shape == (2 * v + 2, 3, pp.IMAGE_SIZE, pp.IMAGE_SIZE)
+    np.testing.assert_array_equal(flipped[:v], plain[:v])
+    np.testing.assert_array_equal(flipped[v : 2 * v], plain[:v, :, :, ::-1])  # left-right mirror
+    np.testing.assert_array_equal(flipped[2 * v :], plain[v:])  # same augmentations, same seed
+    assert not np.array_equal(flipped[v], flipped[0])  # a photo is not its own mirror
+
+    acts = np.zeros((1, len(flipped), 4), dtype=np.float16)
+    cache = train.Cache(acts=acts, ok=np.ones(1, dtype=bool), flips=True)
+    assert cache.serving_views == 2 * v
+    # training never sees the mirrors: a model with test-time flips is trained as one without
+    assert cache.training_views().tolist() == [*range(v), *range(2 * v, len(flipped))]
+    assert train.Cache(acts=acts, ok=cache.ok).training_views().tolist() == list(range(len(flipped)))
+
+
 def test_classification_shape(classifier: Classifier, fixture_images: dict[str, bytes]) -> None:
     (res,) = classifier.classify_batch([fixture_images["tshirt.png"]])
     assert isinstance(res, Classification)
