@@ -115,6 +115,18 @@ def write(docs: Path, metrics: dict[str, Any], meta: dict[str, Any]) -> None:
     else:
         tails_md, tails_table = "", ""
         output_note = "mean of the two views' logits"
+    flips = bool(tr.get("test_time_flips"))
+    if flips:
+        output_note = output_note.replace("two views'", "two views' and their mirrors'")
+        nf = metrics.get("no_flip", {})
+        views_md = (
+            "- Test-time views: centre crop and pad-to-square, each also mirrored left-right inside "
+            "the graph (4 views through the trunk per photo); the logits of all of them are averaged "
+            "inside the ONNX graph. The same tails without the mirrors (ablation, same run): CV "
+            f"{_pct(nf.get('cv_main10'))}, TEST {_pct(nf.get('test_main10'))} (10 main classes)."
+        )
+    else:
+        views_md = "- Test-time views: centre crop and pad-to-square, logits averaged inside the ONNX graph."
     MAIN10_NOTE = " (T-Shirt, Longsleeve, Pants, Shoes, Shirt, Dress, Outwear, Shorts, Hat, Skirt)"
     main10 = _pct(metrics["test_main10"])
     lsel = metrics["test_largest_seller"]
@@ -181,7 +193,7 @@ that an MD only confirms. Auto-approval only when the calibrated confidence is
   activations of the two serving views plus {tr["aug_views"]} augmented views per photo (random
   resized crop 35–100 %, flips, brightness/contrast/saturation ±20 %, 30 % of them from the
   padded square).
-{tails_md}- Test-time views: centre crop and pad-to-square, logits averaged inside the ONNX graph.
+{tails_md}{views_md}
 - Preprocessing is one function (`inference/preprocess.py`) used by training and serving; decoding
   is `inference/images.load_image` (JPEG draft mode to ≥ 256 px) in both.
 
