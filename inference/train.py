@@ -107,13 +107,18 @@ class Cache:
     @property
     def serving_views(self) -> int:
         """How many cached views the exported graph averages: the serving views (and mirrors)."""
-        return len(pp.VIEWS) * (2 if self.flips else 1)
+        return serving_views(self.flips)
 
     def training_views(self) -> I64:
         """The views training samples from: every view except the mirrored serving views (so that
         a model with test-time flips is trained exactly as one without)."""
-        skip = range(len(pp.VIEWS), self.serving_views) if self.flips else range(0)
+        skip = range(len(pp.VIEWS), self.serving_views)  # empty without flips
         return np.array([v for v in range(self.acts.shape[1]) if v not in skip], dtype=np.int64)
+
+
+def serving_views(flips: bool) -> int:
+    """The serving views, and with ``flips`` their mirrors: the first views of each cached photo."""
+    return len(pp.VIEWS) * (2 if flips else 1)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -306,7 +311,7 @@ def extract(
     so.inter_op_num_threads = 1
     sess = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
     onnx_path.unlink()
-    n_views = len(pp.VIEWS) * (2 if flips else 1) + aug_views
+    n_views = serving_views(flips) + aug_views
     shape = sess.get_outputs()[0].shape[1:]
     acts = np.zeros((len(samples), n_views, *shape), dtype=np.float16)
     ok = np.ones(len(samples), dtype=bool)
@@ -476,12 +481,12 @@ def fit(
     return tail
 
 
-def predict(tail: Any, cache: Cache, idx: I64, flips: bool | None = None) -> F32:
+def predict(tail: Any, cache: Cache, idx: I64, flips: bool = True) -> F32:
     """Logits averaged over the serving views (and their mirrors, if cached), as the exported
     graph does; ``flips=False`` leaves the mirrors out (the ablation)."""
     import torch
 
-    v = cache.serving_views if flips is not False else len(pp.VIEWS)
+    v = cache.serving_views if flips else len(pp.VIEWS)
     out = []
     with torch.no_grad():
         for s in range(0, len(idx), 128):
@@ -685,7 +690,10 @@ def run(args: argparse.Namespace) -> int:
             vb = tr_idx[b]
             for t, tail in enumerate(fit_tails(cache, fa, y_fit, len(classes), cut, args)):
                 oof_tails[t, vb] = predict(tail, cache, vb)
-                oof_no_flip[t, vb] = predict(tail, cache, vb, flips=False)
+                # without mirrors in the cache the ablation is the same prediction: not run twice
+                oof_no_flip[t, vb] = (
+                    predict(tail, cache, vb, flips=False) if cache.flips else oof_tails[t, vb]
+                )
             oof[vb] = oof_tails[:, vb].mean(0)
             fold_acc.append(
                 {
@@ -701,7 +709,9 @@ def run(args: argparse.Namespace) -> int:
     log.info("final fit on TRAIN (%d photos)", len(fit_idx))
     tails = fit_tails(cache, fit_idx, y_fit, len(classes), cut, args)
     test_tails = np.stack([predict(t, cache, te_idx) for t in tails])
-    test_no_flip = np.stack([predict(t, cache, te_idx, flips=False) for t in tails])
+    test_no_flip = (
+        np.stack([predict(t, cache, te_idx, flips=False) for t in tails]) if cache.flips else test_tails
+    )
     test_logits = test_tails.mean(0)
 
     # Temperature: out-of-fold logits. Threshold: ALL held-out-seller predictions pooled (out-of-fold
