@@ -275,7 +275,7 @@ async def run_transactional(
     class FinishFirst(ConsumerRebalanceListener):  # type: ignore[misc]
         async def on_partitions_revoked(self, revoked: Any) -> None:
             async with in_flight:
-                pass
+                await publisher.settle()
 
         async def on_partitions_assigned(self, assigned: Any) -> None:
             pass
@@ -313,6 +313,7 @@ async def run_transactional(
                 if mine:
                     await with_retries(settings, f"{group} batch", attempt)
     finally:
+        await publisher.settle()  # before leaving the group: the next owner reads our offsets
         await consumer.stop()
         await publisher.stop()
 
@@ -392,6 +393,10 @@ async def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
         await consumer.stop()
 
 
+OffsetsReader = Callable[[str, list[TopicPartition]], Awaitable[dict[TopicPartition, int]]]
+"""(group id, partitions) -> the committed offset of each, as the group's coordinator hands it out."""
+
+
 class TransactionalPublisher:
     """Publishes a batch's outputs and its consumer offsets atomically (Kafka transactions).
 
@@ -399,8 +404,15 @@ class TransactionalPublisher:
     fences its crashed predecessor and aborts the transaction it left open.
     """
 
-    def __init__(self, settings: Settings, transactional_id: str) -> None:
+    def __init__(
+        self, settings: Settings, transactional_id: str, *, read_offsets: OffsetsReader | None = None
+    ) -> None:
         self._settings = settings
+        self._admin: AIOKafkaAdminClient | None = None
+        self._read_offsets = read_offsets or self._read_offsets_from_coordinator
+        # Per consumer group, the offsets this publisher's transactions committed and the group's
+        # coordinator has not yet been seen handing out (see settle()).
+        self._unsettled: dict[str, dict[TopicPartition, int]] = {}
         self._producer = AIOKafkaProducer(
             **settings.kafka_client_options(),
             transactional_id=transactional_id,
@@ -416,6 +428,60 @@ class TransactionalPublisher:
 
     async def stop(self) -> None:
         await self._producer.stop()
+        if self._admin is not None:
+            await self._admin.close()
+            self._admin = None
+
+    async def settle(self, timeout_s: float = 5.0) -> bool:
+        """Wait until the group coordinator hands out the offsets this publisher committed.
+
+        Call it before giving partitions up (a rebalance, a stop), with no batch in flight. A
+        transaction's offsets reach OffsetFetch only once the coordinator has written the commit
+        markers, which it does after ``commit_transaction`` has returned; a worker that takes the
+        partition over in between would read the previous offset and answer the last batch again.
+        Kafka closes this with KIP-447's ``require_stable`` on the new owner's OffsetFetch, which
+        aiokafka does not send, so the old owner waits instead (one OffsetFetch round trip when the
+        markers are already written, as they nearly always are). False, after a warning, when it
+        cannot confirm within ``timeout_s``: a rebalance is not held up for longer.
+        """
+        try:
+            async with asyncio.timeout(timeout_s):
+                while self._unsettled:
+                    for group_id, wanted in list(self._unsettled.items()):
+                        seen = await self._read_offsets(group_id, list(wanted))
+                        behind = {tp: o for tp, o in wanted.items() if seen.get(tp, -1) < o}
+                        if behind:
+                            self._unsettled[group_id] = behind
+                        else:
+                            del self._unsettled[group_id]
+                    if self._unsettled:
+                        await asyncio.sleep(0.02)
+            return True
+        except (TimeoutError, KafkaError, OSError):
+            log.warning("committed offsets not seen at the group coordinator within %.1f s; the "
+                        "next owner of %s may answer their last batch again", timeout_s,
+                        sorted(f"{tp.topic}[{tp.partition}]"
+                               for w in self._unsettled.values() for tp in w), exc_info=True)
+            return False
+
+    def _remember(self, group_id: str, offsets: dict[TopicPartition, int]) -> None:
+        wanted = self._unsettled.setdefault(group_id, {})
+        for tp, offset in offsets.items():
+            wanted[tp] = max(wanted.get(tp, 0), offset)
+
+    async def _read_offsets_from_coordinator(
+        self, group_id: str, partitions: list[TopicPartition]
+    ) -> dict[TopicPartition, int]:
+        if self._admin is None:
+            admin = AIOKafkaAdminClient(**self._settings.kafka_client_options())
+            try:
+                await admin.start()
+            except BaseException:
+                await admin.close()
+                raise
+            self._admin = admin
+        found = await self._admin.list_consumer_group_offsets(group_id, partitions=partitions)
+        return {tp: meta.offset for tp, meta in found.items()}
 
     async def publish(
         self,
@@ -441,6 +507,8 @@ class TransactionalPublisher:
                     await self._producer.send_offsets_to_transaction(offsets, group_id)
         except KafkaError as exc:
             raise TransientError("kafka_transaction", repr(exc)) from exc
+        if offsets:
+            self._remember(group_id, offsets)
 
 
 async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> set[int]:

@@ -110,6 +110,9 @@ async def test_aborted_transaction_is_invisible_and_committed_one_is_seen(settin
         tp = TopicPartition(settings.topic(topics.SUBMISSIONS), 0)
         await publisher.publish([(topics.ENRICHED, "k", b"committed")], {tp: 1},
                                 settings.group("tx-test"))
+        # What a worker does before giving the partition up: the coordinator hands out offset 1.
+        assert await publisher.settle(timeout_s=10) is True
+        assert await publisher._read_offsets(settings.group("tx-test"), [tp]) == {tp: 1}
     finally:
         await publisher.stop()
     values = [v for _, v in await read_topic(settings, topics.ENRICHED, 1)]

@@ -315,6 +315,27 @@ async def test_a_shutdown_drains_the_gate_and_then_admits_nothing() -> None:
     assert await gate.admit() is False
 
 
+async def test_a_rebalance_while_stopping_waits_for_the_batch_in_flight() -> None:
+    """faust itself skips the revocation signal once the app is stopping, so without EnrichApp the
+    consumer rejoined at once and the batch in flight was answered again by the new owner."""
+    import asyncio
+
+    from hanger.settings import Settings
+    from streams.app import create_app
+
+    app = create_app(Settings(kafka_bootstrap="127.0.0.1:1"))  # no connection is made
+    gate = app.gate
+    gate.enter()  # a batch is being published
+    app._stopped.set()  # SIGTERM: faust is stopping the app
+    assert app.should_stop
+    revoking = asyncio.create_task(app._on_partitions_revoked(set()))
+    await asyncio.sleep(0.05)
+    assert not revoking.done()  # the consumer must not rejoin the group yet
+    gate.leave()  # the batch's transaction committed
+    await asyncio.wait_for(revoking, 1)
+    assert await gate.admit() is False  # and nothing new is taken after the stop began
+
+
 def test_records_delivered_again_after_a_rebalance_are_taken_once() -> None:
     from hanger.kafka import Original
     from streams.app import OffsetGuard
