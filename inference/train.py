@@ -125,7 +125,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data/clothing"))
     parser.add_argument("--out", type=Path, default=Path("inference/models"))
     parser.add_argument("--docs", type=Path, default=Path("docs/model"), help="model card + plots")
-    parser.add_argument("--version", default="1.0.0")
+    parser.add_argument("--version", default="1.1.0")
     parser.add_argument("--train-blocks", type=int, default=2, help="MBConv blocks fine-tuned (0-7)")
     parser.add_argument("--aug-views", type=int, default=3, help="augmented views per photo")
     parser.add_argument("--epochs", type=int, default=8)
@@ -150,7 +150,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--tails",
-        default="plain",
+        default="plain,plain",  # the shipped model: two seeds averaged (docs/model/EXPERIMENTS.md)
         help="comma-separated recipes of the fine-tuned tails averaged in the graph (tail k uses seed "
         "+ k); a recipe is 'plain' or '+'-joined options: 'balanced' (class weights ~ 1/sqrt(count)),"
         " 'mixup' (mixup of cached activations, alpha 0.2), 'long' (1.5x epochs)",
