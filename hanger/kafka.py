@@ -413,6 +413,7 @@ class TransactionalPublisher:
         # Per consumer group, the offsets this publisher's transactions committed and the group's
         # coordinator has not yet been seen handing out (see settle()).
         self._unsettled: dict[str, dict[TopicPartition, int]] = {}
+        self._settling = asyncio.Lock()
         self._producer = AIOKafkaProducer(
             **settings.kafka_client_options(),
             transactional_id=transactional_id,
@@ -445,7 +446,8 @@ class TransactionalPublisher:
         cannot confirm within ``timeout_s``: a rebalance is not held up for longer.
         """
         try:
-            async with asyncio.timeout(timeout_s):
+            async with asyncio.timeout(timeout_s), self._settling:
+                # One at a time: a stop drains on a rebalance and on on_before_shutdown at once.
                 while self._unsettled:
                     for group_id, wanted in list(self._unsettled.items()):
                         seen = await self._read_offsets(group_id, list(wanted))
@@ -453,7 +455,7 @@ class TransactionalPublisher:
                         if behind:
                             self._unsettled[group_id] = behind
                         else:
-                            del self._unsettled[group_id]
+                            self._unsettled.pop(group_id, None)
                     if self._unsettled:
                         await asyncio.sleep(0.02)
             return True

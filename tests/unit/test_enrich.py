@@ -336,6 +336,21 @@ async def test_a_rebalance_while_stopping_waits_for_the_batch_in_flight() -> Non
     assert await gate.admit() is False  # and nothing new is taken after the stop began
 
 
+async def test_a_rebalance_while_stopping_leaves_the_consumer_to_the_stop() -> None:
+    """faust would close the consumer's client mid-rebalance: no LeaveGroup reaches the broker and
+    the partitions just assigned to the stopping member idle until its session times out."""
+    from hanger.settings import Settings
+    from streams.app import create_app
+
+    app = create_app(Settings(kafka_bootstrap="127.0.0.1:1"))  # no connection is made
+    closed: list[bool] = []
+    app.consumer.close = lambda: closed.append(True)  # type: ignore[method-assign]
+    app._stopped.set()
+    await app._on_partitions_revoked(set())
+    await app._on_partitions_assigned(set())
+    assert closed == []
+
+
 def test_records_delivered_again_after_a_rebalance_are_taken_once() -> None:
     from hanger.kafka import Original
     from streams.app import OffsetGuard

@@ -4,6 +4,7 @@ coordinator hands out the offsets its transactions committed (the commit markers
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -24,6 +25,7 @@ class Coordinator:
     async def read(self, group_id: str, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
         assert group_id == "g"
         self.fetches += 1
+        await asyncio.sleep(0.01)  # a round trip: other tasks run meanwhile
         stale = self.fetches <= self.lag
         return {tp: (0 if stale else self.committed[tp]) for tp in partitions}
 
@@ -42,6 +44,16 @@ async def test_settle_waits_until_the_committed_offsets_are_handed_out() -> None
     assert coordinator.fetches == 4  # three stale answers, then the markers were written
     assert await pub.settle(timeout_s=2) is True
     assert coordinator.fetches == 4  # nothing new committed: no round trip
+
+
+async def test_two_drains_at_once_settle_together() -> None:
+    """A stop drains on a rebalance and on faust's on_before_shutdown at the same time (this
+    raised KeyError in the first version, which made the worker's stop fail)."""
+    coordinator = Coordinator({P0: 12}, lag=0)
+    pub = publisher(coordinator)
+    pub._remember("g", {P0: 12})
+    assert await asyncio.gather(pub.settle(timeout_s=2), pub.settle(timeout_s=2)) == [True, True]
+    assert coordinator.fetches == 1  # the second waited for the first, then had nothing to check
 
 
 async def test_settle_gives_up_with_a_warning_instead_of_holding_a_rebalance(
