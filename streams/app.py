@@ -163,7 +163,7 @@ class EnrichApp(faust.App):
     (``App._on_partitions_revoked`` returns at once when ``should_stop``), so the consumer rejoined
     the group while the last batch was still being published: the new owner of its partitions read
     the old committed offset and answered that batch a second time (the ``remove_worker`` fault
-    test: 4 submissions answered twice in 3 of 7 runs; 0 of 12 with this). In the failing runs the
+    test: 4 submissions answered twice in 3 of 7 runs; 0 of 30 with this). In the failing runs the
     rebalance began 120-270 ms after SIGTERM, while the last batch was still being published.
     aiokafka awaits this method before it rejoins, so draining here closes the window; the drain
     also runs on ``on_before_shutdown`` for a stop without a rebalance.
