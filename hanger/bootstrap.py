@@ -63,14 +63,15 @@ def load_attribute_stage(settings: Settings) -> AttributeStage:
 
 async def build_enrich_runtime(settings: Settings, *, group_id: str) -> EnrichRuntime:
     from db.repository import PgEnrichmentStore, create_pool
-    from hanger.kafka import DeadLetters, TransactionalPublisher
+    from hanger.kafka import DeadLetters, TransactionalPublisher, with_retries
     from hanger.taxonomy import load_taxonomy
     from streams import metrics
     from streams.enrich import Enricher
     from streams.fetch import ImageFetcher
 
     metrics.serve(settings.metrics_port)
-    pool = await create_pool(settings)
+    # A worker (re)started while PostgreSQL restarts waits for it, with the batches' backoff.
+    pool = await with_retries(settings, "connect to PostgreSQL", lambda: create_pool(settings))
     fetcher = ImageFetcher(settings)
     classifier = load_classifier(settings)
     shadow = load_classifier(settings, settings.shadow_model_path) if settings.shadow_model_path else None

@@ -108,6 +108,9 @@ def create_app(settings: Settings) -> EnrichApp:
 
     @app.agent(submissions, name="enrich")
     async def enrich(stream: Any) -> None:  # faust.Stream: take_events is not on StreamT
+        await exit_on_escape(lambda: _enrich(stream))
+
+    async def _enrich(stream: Any) -> None:
         from hanger.bootstrap import build_enrich_runtime
 
         runtime = await build_enrich_runtime(settings, group_id=app.conf.id)
@@ -262,6 +265,30 @@ class OffsetGuard:
             log.info("dropped %d records delivered again after a rebalance",
                      len(records) - len(fresh))
         return fresh
+
+
+async def exit_on_escape(
+    body: Callable[[], Awaitable[None]], exit: Callable[[int], object] = os._exit
+) -> None:
+    """Run the agent's body; if anything but a stop escapes it, exit the process.
+
+    faust would log the crash and restart the agent in the same process, every few seconds, for
+    good: a worker that cannot start (PostgreSQL or the broker unreachable past the retries) looked
+    alive to its supervisor and never took a record; and one that crashed mid-stream would resume
+    after records it had taken but not committed, which a later batch's offsets then skip (lost).
+    A process restart resumes at the committed offsets instead. Exit codes as in the batch phases:
+    75 when retries ran out (try again later), 70 for anything else."""
+    try:
+        await body()
+    except asyncio.CancelledError:
+        raise
+    except TransientError:
+        log.critical("the enrich worker cannot run (retries exhausted); exiting for a restart",
+                     exc_info=True)
+        exit(75)
+    except Exception:
+        log.critical("the enrich agent failed; exiting for a restart", exc_info=True)
+        exit(70)
 
 
 def _hung(seconds: float) -> None:

@@ -150,11 +150,11 @@ async def stored(dsn: str, ids: list[str]) -> int:
     try:
         conn = await asyncpg.connect(dsn, timeout=2)
         try:
-            return int(await conn.fetchval(
-                "SELECT count(*) FROM classification WHERE submission_id = ANY($1)", ids))
+            return int(await conn.fetchval(  # a timeout: a server going down never hangs the poll
+                "SELECT count(*) FROM classification WHERE submission_id = ANY($1)", ids, timeout=5))
         finally:
             await conn.close()
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError):
         return -1  # the server is down (a fault in progress)
 
 
@@ -240,7 +240,8 @@ async def run(
                     fault_at = (f"{fault}@{fraction:.0%}", time.monotonic(), max(count, 0))
                     await inject(fault, fleet, base_settings)
                 await asyncio.sleep(0.1)
-            assert count == n, f"{name}: only {count}/{n} stored; {log.read_text()[-3000:]}"
+            assert count == n, (f"{name}: only {count}/{n} stored after {timeout_s:.0f} s; "
+                                f"workers' log:\n{log.read_text()[-6000:]}")
             if fault_at is not None:
                 figures.recovery_s[fault_at[0]] = time.monotonic() - fault_at[1]
             figures.seconds = time.monotonic() - started

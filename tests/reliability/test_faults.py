@@ -27,6 +27,7 @@ N = 300
     ("add_worker", 1),  # a partition rebalance: a second worker joins the group mid-run
     ("remove_worker", 2),  # and one leaves it
 ])
+@pytest.mark.timeout(600)  # above the harness's own deadline, so a stall fails with the workers' log
 async def test_fault_loses_and_duplicates_nothing(
     fault: str, workers: int, settings: Settings, base_settings: Settings, tmp_path: Path,
     unique: str, soak: int,
@@ -34,7 +35,7 @@ async def test_fault_loses_and_duplicates_nothing(
     if soak:
         pytest.skip("the soak run covers every fault")
     figures = await run(settings, base_settings, tmp_path, unique, n=N, faults=[(0.2, fault)],
-                        workers=workers)
+                        workers=workers, timeout_s=240)
     print(f"\n{Figures.HEADER}\n{figures.row()}")
     assert (figures.lost, figures.duplicated, figures.md_duplicated) == (0, 0, 0)
 

@@ -400,3 +400,39 @@ async def test_a_listing_with_many_photos_costs_at_most_classify_max_images_infe
     assert fetched == ["file:///img/0.jpg", "file:///img/29.jpg", "file:///img/28.jpg"]  # main first
     enriched = outcome.outputs[0].value
     assert isinstance(enriched, ProductEnriched) and enriched.route.kind == RouteKind.AUTO_APPROVED
+
+
+@pytest.mark.parametrize(("failure", "code"), [
+    (TransientError("db_unavailable", "cannot reach PostgreSQL"), 75),  # retries ran out
+    (KeyError("a bug"), 70),
+])
+async def test_a_failure_escaping_the_agent_exits_the_process(failure: Exception, code: int) -> None:
+    """faust would restart the agent in the same process: never taking a record again, or resuming
+    after records it took and never committed. The worker exits for its supervisor instead."""
+    from streams.app import exit_on_escape
+
+    async def body() -> None:
+        raise failure
+
+    exits: list[int] = []
+    await exit_on_escape(body, exit=exits.append)
+    assert exits == [code]
+
+
+async def test_a_stop_or_a_clean_end_of_the_agent_does_not_exit() -> None:
+    import asyncio
+
+    from streams.app import exit_on_escape
+
+    exits: list[int] = []
+
+    async def done() -> None:
+        return None
+
+    async def cancelled() -> None:
+        raise asyncio.CancelledError
+
+    await exit_on_escape(done, exit=exits.append)
+    with pytest.raises(asyncio.CancelledError):
+        await exit_on_escape(cancelled, exit=exits.append)
+    assert exits == []
