@@ -251,6 +251,20 @@ def _wait_gone(pid: int, timeout_s: float) -> bool:
     return False
 
 
+def _wait_reaped(pid: int, timeout_s: float) -> bool:
+    """Wait until ``pid`` has left the process table, zombie included. A killed server is reaped by
+    init, which here takes 1-2 s; until then PostgreSQL's lock-file check still sees its PID as
+    alive and refuses to start ("lock file postmaster.pid already exists")."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        if not Path(f"/proc/{pid}").exists():
+            return True
+        time.sleep(0.05)
+    return False
+
+
 # --- PostgreSQL ----------------------------------------------------------------------------------
 
 
@@ -327,6 +341,9 @@ class LocalPostgres:
                 f"port {self.s.postgres_port} is taken by a process we did not start; "
                 "set HANGER_POSTGRES_PORT or stop it",
             )
+        stale = self._pid()
+        if stale is not None and not _pid_alive(stale):
+            _wait_reaped(stale, 30)  # a server that was killed: its lock file names a zombie
         bindir = postgres_bindir()
         for folder in (self.home, self.socket_dir):
             folder.mkdir(parents=True, exist_ok=True)
@@ -341,9 +358,14 @@ class LocalPostgres:
             )
         self.log_file.touch()
         self._chown(self.log_file)
+        # fsync and full-page writes guard against an OS crash or power loss only, which a dev
+        # box can afford. synchronous_commit stays on: with it off, a commit returns before its WAL
+        # is written, so a killed server loses transactions it had acknowledged. (The
+        # restart_postgres fault found it: a worker stored a batch, committed its Kafka offsets,
+        # and the batch's rows were gone after the restart; the run then waited forever.)
         options = (
             f"-p {self.s.postgres_port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c fsync=off -c full_page_writes=off "
             "-c max_connections=200 -c shared_buffers=128MB"
         )
         subprocess.run(
@@ -384,7 +406,7 @@ class LocalPostgres:
         pid = self._pid()
         if pid is not None:
             os.kill(pid, signal.SIGKILL)
-            _wait_gone(pid, 30)
+            _wait_reaped(pid, 30)
 
 
 def up(settings: Settings) -> list[ServiceStatus]:
