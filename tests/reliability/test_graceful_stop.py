@@ -1,0 +1,106 @@
+"""A graceful scale-down while both workers have a batch in flight, on the real broker and database:
+the leaving worker finishes its batch (stores, publishes and commits it) before it gives its
+partition up, and the survivor continues from there, so every submission is answered exactly once.
+
+Deterministic where the ``remove_worker`` fault test is probabilistic: every image sits on an HTTP
+host that answers after ``DELAY_S``, so the SIGTERM always lands while the leaving worker's batch is
+being fetched, and the rebalance the stop causes always starts before that batch is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+
+from hanger import topics
+from hanger.events import Portal, ProductEnriched, decode
+from hanger.kafka import EventProducer
+from hanger.settings import Settings
+from tests.conftest import read_topic
+from tests.e2e.test_enrich_slice import product
+from tests.reliability.harness import _ImageHost, image_host
+from tests.workers import spawn, stop, worker_env
+
+pytestmark = pytest.mark.reliability
+
+N = 32
+DELAY_S = 2.0
+
+
+def _worker(settings: Settings, root: Path, log: Path, worker_id: str):  # type: ignore[no-untyped-def]
+    return spawn("enrich", worker_env(
+        settings, root, HANGER_WORKER_ID=worker_id, HANGER_STATE_DIR=str(root / f"state-{worker_id}"),
+        HANGER_MAX_IN_FLIGHT="8", HANGER_IMAGE_ALLOW_PRIVATE_HOSTS="true",
+        HANGER_IMAGE_FETCH_TIMEOUT_S="15", HANGER_BATCH_TIMEOUT_S="30"), log)
+
+
+def _partitions(assignment: bytes) -> list[int]:
+    """Partitions in a consumer-protocol member assignment (version, [topic, [partition]], …)."""
+    offset, owned = 2, []
+    (n_topics,) = struct.unpack_from(">i", assignment, offset)
+    offset += 4
+    for _ in range(n_topics):
+        (name_len,) = struct.unpack_from(">h", assignment, offset)
+        offset += 2 + name_len
+        (n_partitions,) = struct.unpack_from(">i", assignment, offset)
+        offset += 4
+        owned += struct.unpack_from(f">{n_partitions}i", assignment, offset)
+        offset += 4 * n_partitions
+    return owned
+
+
+async def each_member_owns_a_partition(settings: Settings, members: int, timeout_s: float) -> bool:
+    """Wait until the enrich group is stable with ``members`` members, each owning a partition."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while asyncio.get_running_loop().time() < deadline:
+            [response] = await admin.describe_consumer_groups([settings.group("enrich")])
+            [group] = response.to_object()["groups"]
+            owned = [_partitions(m["member_assignment"]) for m in group["members"]
+                     if m["member_assignment"]]
+            if group["state"] == "Stable" and len(owned) == members and all(owned):
+                return True
+            await asyncio.sleep(0.5)
+        return False
+    finally:
+        await admin.close()
+
+
+async def test_a_worker_stopped_mid_batch_hands_over_without_a_second_answer(
+    settings: Settings, producer: EventProducer, tmp_path: Path, unique: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_ImageHost, "delay_s", DELAY_S)
+    log = tmp_path / "workers.log"
+    with image_host() as host:
+        events = [product(tmp_path, list(Portal)[i % 3], f"{unique}-{i}", "T101",
+                          (f"{host}/slow/{i}.png",)) for i in range(N)]
+        leaver = _worker(settings, tmp_path, log, "w1")
+        survivor = _worker(settings, tmp_path, log, "w2")
+        try:
+            assert await each_member_owns_a_partition(settings, 2, 120), log.read_text()[-3000:]
+            await producer.send_many([(topics.SUBMISSIONS, e.submission_id, e) for e in events])
+            first = await read_topic(settings, topics.ENRICHED, 1, timeout_s=120)
+            assert first, f"no answer; {log.read_text()[-3000:]}"
+            # Now a batch is in flight on each worker (every fetch takes DELAY_S): stop one.
+            await asyncio.sleep(DELAY_S / 4)
+            await asyncio.to_thread(stop, leaver, 60, must_exit=True)
+            await read_topic(settings, topics.ENRICHED, N, timeout_s=120)
+            # A second answer would come right at the hand-over; give it time to show.
+            answers = await read_topic(settings, topics.ENRICHED, N + 1, timeout_s=10)
+        finally:
+            stop(leaver)
+            stop(survivor)
+    per = Counter(decode(ProductEnriched, v).submission_id for _, v in answers)
+    twice = sorted(k for k, c in per.items() if c > 1)
+    missing = {e.submission_id for e in events} - set(per)
+    assert (len(twice), len(missing)) == (0, 0), (
+        f"answered twice: {len(twice)}, missing: {len(missing)}; {log.read_text()[-4000:]}")
+    assert leaver.returncode == 0, log.read_text()[-3000:]  # a graceful stop, not a crash
