@@ -240,26 +240,16 @@ def _terminate(pid: int, timeout_s: float) -> None:
         _wait_gone(pid, 10)
 
 
-def _wait_gone(pid: int, timeout_s: float) -> bool:
+def _wait_gone(pid: int, timeout_s: float, *, reaped: bool = False) -> bool:
+    """Wait until ``pid`` is dead (a zombie counts as dead), or with ``reaped`` until it has left
+    the process table. A killed PostgreSQL is reaped by init, which here takes 1-2 s; until then
+    its lock-file check still sees the PID as alive and refuses to start ("lock file
+    postmaster.pid already exists")."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        if not _pid_alive(pid):
-            return True
-        time.sleep(0.1)
-    return False
-
-
-def _wait_reaped(pid: int, timeout_s: float) -> bool:
-    """Wait until ``pid`` has left the process table, zombie included. A killed server is reaped by
-    init, which here takes 1-2 s; until then PostgreSQL's lock-file check still sees its PID as
-    alive and refuses to start ("lock file postmaster.pid already exists")."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-        if not Path(f"/proc/{pid}").exists():
+        if not (Path(f"/proc/{pid}").exists() if reaped else _pid_alive(pid)):
             return True
         time.sleep(0.05)
     return False
@@ -343,7 +333,7 @@ class LocalPostgres:
             )
         stale = self._pid()
         if stale is not None and not _pid_alive(stale):
-            _wait_reaped(stale, 30)  # a server that was killed: its lock file names a zombie
+            _wait_gone(stale, 30, reaped=True)  # a server that was killed: its lock file names a zombie
         bindir = postgres_bindir()
         for folder in (self.home, self.socket_dir):
             folder.mkdir(parents=True, exist_ok=True)
@@ -406,7 +396,7 @@ class LocalPostgres:
         pid = self._pid()
         if pid is not None:
             os.kill(pid, signal.SIGKILL)
-            _wait_reaped(pid, 30)
+            _wait_gone(pid, 30, reaped=True)
 
 
 def up(settings: Settings) -> list[ServiceStatus]:

@@ -279,9 +279,7 @@ async def exit_on_escape(
     A process restart resumes at the committed offsets instead. Exit codes as in the batch phases:
     75 when retries ran out (try again later), 70 for anything else."""
     try:
-        await body()
-    except asyncio.CancelledError:
-        raise
+        await body()  # a stop cancels it: CancelledError is a BaseException, never caught here
     except TransientError:
         log.critical("the enrich worker cannot run (retries exhausted); exiting for a restart",
                      exc_info=True)

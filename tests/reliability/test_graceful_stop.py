@@ -2,9 +2,10 @@
 the leaving worker finishes its batch (stores, publishes and commits it) before it gives its
 partition up, and the survivor continues from there, so every submission is answered exactly once.
 
-Deterministic where the ``remove_worker`` fault test is probabilistic: every image sits on an HTTP
-host that answers after ``DELAY_S``, so the SIGTERM always lands while the leaving worker's batch is
-being fetched, and the rebalance the stop causes always starts before that batch is committed.
+Meant to be deterministic where the ``remove_worker`` fault test is probabilistic (not yet run
+against the pre-fix stop code): every image sits on an HTTP host that answers after ``DELAY_S``,
+so the SIGTERM always lands while the leaving worker's batch is being fetched, and the rebalance
+the stop causes always starts before that batch is committed.
 """
 
 from __future__ import annotations
@@ -23,20 +24,13 @@ from hanger.kafka import EventProducer
 from hanger.settings import Settings
 from tests.conftest import read_topic
 from tests.e2e.test_enrich_slice import product
-from tests.reliability.harness import _ImageHost, image_host
-from tests.workers import spawn, stop, worker_env
+from tests.reliability.harness import _ImageHost, image_host, start_worker
+from tests.workers import stop
 
 pytestmark = pytest.mark.reliability
 
 N = 32
-DELAY_S = 2.0
-
-
-def _worker(settings: Settings, root: Path, log: Path, worker_id: str):  # type: ignore[no-untyped-def]
-    return spawn("enrich", worker_env(
-        settings, root, HANGER_WORKER_ID=worker_id, HANGER_STATE_DIR=str(root / f"state-{worker_id}"),
-        HANGER_MAX_IN_FLIGHT="8", HANGER_IMAGE_ALLOW_PRIVATE_HOSTS="true",
-        HANGER_IMAGE_FETCH_TIMEOUT_S="15", HANGER_BATCH_TIMEOUT_S="30"), log)
+DELAY_S = 2.0  # under the harness workers' image fetch timeout (3 s)
 
 
 def _partitions(assignment: bytes) -> list[int]:
@@ -82,8 +76,8 @@ async def test_a_worker_stopped_mid_batch_hands_over_without_a_second_answer(
     with image_host() as host:
         events = [product(tmp_path, list(Portal)[i % 3], f"{unique}-{i}", "T101",
                           (f"{host}/slow/{i}.png",)) for i in range(N)]
-        leaver = _worker(settings, tmp_path, log, "w1")
-        survivor = _worker(settings, tmp_path, log, "w2")
+        leaver = start_worker(settings, tmp_path, log, "w1")
+        survivor = start_worker(settings, tmp_path, log, "w2")
         try:
             assert await each_member_owns_a_partition(settings, 2, 120), log.read_text()[-3000:]
             await producer.send_many([(topics.SUBMISSIONS, e.submission_id, e) for e in events])
