@@ -2,10 +2,14 @@
 the leaving worker finishes its batch (stores, publishes and commits it) before it gives its
 partition up, and the survivor continues from there, so every submission is answered exactly once.
 
-Meant to be deterministic where the ``remove_worker`` fault test is probabilistic (not yet run
-against the pre-fix stop code): every image sits on an HTTP host that answers after ``DELAY_S``,
-so the SIGTERM always lands while the leaving worker's batch is being fetched, and the rebalance
-the stop causes always starts before that batch is committed.
+Every image sits on an HTTP host that answers after ``DELAY_S``, so the SIGTERM always lands
+while the leaving worker's batch is being fetched. This is a regression check of the hand-over,
+not a reproduction of the race fixed in 089fbf6: run against that stop code (the
+``EnrichApp._on_partitions_revoked`` override and ``gate.settle`` removed) it passes too, 2 of 2
+runs, and so did a variant that held the batch in its store (the classification table locked)
+while a third worker joined. The old race needs a rebalance that moves the leaving worker's
+partition away while it is stopping, which neither provoked; the unit test of the stop-time
+revocation (tests/unit/test_enrich.py) is what fails without the fix.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import CoordinatorLoadInProgressError, GroupCoordinatorNotAvailableError
 
 from hanger import topics
 from hanger.events import Portal, ProductEnriched, decode
@@ -55,7 +60,11 @@ async def each_member_owns_a_partition(settings: Settings, members: int, timeout
     try:
         deadline = asyncio.get_running_loop().time() + timeout_s
         while asyncio.get_running_loop().time() < deadline:
-            [response] = await admin.describe_consumer_groups([settings.group("enrich")])
+            try:
+                [response] = await admin.describe_consumer_groups([settings.group("enrich")])
+            except (GroupCoordinatorNotAvailableError, CoordinatorLoadInProgressError):
+                await asyncio.sleep(0.5)  # a fresh broker: __consumer_offsets is still being made
+                continue
             [group] = response.to_object()["groups"]
             owned = [_partitions(m["member_assignment"]) for m in group["members"]
                      if m["member_assignment"]]
