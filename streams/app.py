@@ -18,7 +18,7 @@ import ssl
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import faust
 from aiokafka import TopicPartition
@@ -267,26 +267,33 @@ class OffsetGuard:
         return fresh
 
 
+async def fail_stop(
+    what: str, body: Callable[[], Awaitable[T]], exit: Callable[[int], NoReturn] = os._exit
+) -> T:
+    """Run ``body``; if anything but a stop escapes it, exit the process for its supervisor to
+    restart, which resumes at the committed offsets: 75 when retries ran out (try again later),
+    70 for anything else (a bug or an unclassified failure: stopping is what keeps later batches
+    from committing past this one, so "nothing lost" holds for errors nobody foresaw)."""
+    try:
+        return await body()  # a stop cancels it: CancelledError is a BaseException, never caught
+    except TransientError:
+        log.critical("%s: retries exhausted; exiting for a restart", what, exc_info=True)
+        exit(75)
+    except Exception:
+        log.critical("%s failed; exiting for a restart", what, exc_info=True)
+        exit(70)
+
+
 async def exit_on_escape(
-    body: Callable[[], Awaitable[None]], exit: Callable[[int], object] = os._exit
+    body: Callable[[], Awaitable[None]], exit: Callable[[int], NoReturn] = os._exit
 ) -> None:
-    """Run the agent's body; if anything but a stop escapes it, exit the process.
+    """Run the agent's body under :func:`fail_stop`.
 
     faust would log the crash and restart the agent in the same process, every few seconds, for
     good: a worker that cannot start (PostgreSQL or the broker unreachable past the retries) looked
     alive to its supervisor and never took a record; and one that crashed mid-stream would resume
-    after records it had taken but not committed, which a later batch's offsets then skip (lost).
-    A process restart resumes at the committed offsets instead. Exit codes as in the batch phases:
-    75 when retries ran out (try again later), 70 for anything else."""
-    try:
-        await body()  # a stop cancels it: CancelledError is a BaseException, never caught here
-    except TransientError:
-        log.critical("the enrich worker cannot run (retries exhausted); exiting for a restart",
-                     exc_info=True)
-        exit(75)
-    except Exception:
-        log.critical("the enrich agent failed; exiting for a restart", exc_info=True)
-        exit(70)
+    after records it had taken but not committed, which a later batch's offsets then skip (lost)."""
+    await fail_stop("the enrich agent", body, exit)
 
 
 def _hung(seconds: float) -> None:
@@ -313,20 +320,17 @@ class EnrichRuntime:
             "complete", lambda: self._guarded(lambda: self._complete_once(records, prepared)))
 
     async def _fail_stop(self, phase: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        """A batch phase with retries; when they run out (or on anything unforeseen), exit without
+        committing: a restart resumes at this batch."""
         from streams import metrics
 
-        try:
+        what = f"enrich batch ({phase})"
+
+        async def timed() -> T:
             with metrics.BATCH_SECONDS.labels(phase).time():
-                return await with_retries(self.settings, f"enrich batch ({phase})", attempt)
-        except TransientError:
-            # Retries exhausted: exit without committing; a restart resumes at this batch.
-            log.critical("giving up on a batch after retries; exiting for a restart", exc_info=True)
-            os._exit(75)
-        except Exception:
-            # A bug or an unclassified failure: stop rather than let later batches commit past
-            # this one. Fail-stop is what keeps "nothing lost" true for errors we did not foresee.
-            log.critical("unexpected failure handling a batch; exiting for a restart", exc_info=True)
-            os._exit(70)
+                return await with_retries(self.settings, what, attempt)
+
+        return await fail_stop(what, timed)
 
     async def _guarded(self, step: Callable[[], Awaitable[T]]) -> T:
         """One attempt of a batch phase, time-boxed; database failures become transient."""

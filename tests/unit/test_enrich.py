@@ -436,3 +436,22 @@ async def test_a_stop_or_a_clean_end_of_the_agent_does_not_exit() -> None:
     with pytest.raises(asyncio.CancelledError):
         await exit_on_escape(cancelled, exit=exits.append)
     assert exits == []
+
+
+async def test_fail_stop_passes_the_result_through_and_exits_on_what_escapes() -> None:
+    """The batch phases and the agent body share one fail-stop: a value comes back unchanged."""
+    from hanger.errors import TransientError
+    from streams.app import fail_stop
+
+    exits: list[int] = []
+
+    async def three() -> int:
+        return 3
+
+    async def flaky() -> int:
+        raise TransientError("db_unavailable", "down")
+
+    assert await fail_stop("a phase", three, exit=exits.append) == 3
+    assert exits == []
+    await fail_stop("a phase", flaky, exit=exits.append)
+    assert exits == [75]
