@@ -137,8 +137,9 @@ def bench_json(portal: str, fixture: str, id_path: tuple[str, ...], count: int) 
 
 def stage_costs(portal: str, count: int = 2_000) -> dict[str, float]:
     """CPU µs per product of the stages of a JSON portal's path, to read a profile against:
-    the whole path, the raw decode, our parse, the spec check (compiled, and the Python walk that
-    reports issues), the revision hash, and validating the canonical event from a ready dict."""
+    the whole path, the raw decode, our parse, the whole translation of parsed items, the spec
+    check (compiled, and the Python walk that reports issues), the revision hash, and validating
+    the canonical event from a ready dict."""
     fixture, id_path = JSON_CASES[portal]
     raw = _json_batch(fixture, id_path, count)
     adapter = adapter_for(portal)
@@ -154,6 +155,8 @@ def stage_costs(portal: str, count: int = 2_000) -> dict[str, float]:
         "parse: decode, duplicate keys, envelopes": lambda: adapter.parse(raw, "bench.json"),
         "  of which orjson read + its duplicate/big-int checks": lambda: _read_fast(raw),
         "  (the strict json path it replaces, for comparison)": lambda: parse_json_strictly(raw),
+        "translate: to_canonical of the parsed items": lambda: [
+            adapter.to_canonical(item.native, CTX) for item in parsed.items],
         "spec check, compiled (valid products)": lambda: [compiled.is_clean(b) for b in bodies],
         "spec walk in Python (reports issues)": lambda: [validate(b, SPECS[portal]) for b in bodies],
         "content_revision (sorted JSON + SHA-256)": lambda: [content_revision(b) for b in bodies],
