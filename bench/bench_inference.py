@@ -2,7 +2,7 @@
 
 Both measured in one run on the same photos:
 
-- raw: ``Classifier.run`` on pre-decoded, preprocessed tensors ``(N, 2, 3, 224, 224)``;
+- raw: ``Classifier.run`` on pre-decoded, preprocessed tensors ``(N, 2, 3, S, S)``;
 - full: ``Classifier.classify_batch`` on the encoded bytes (decode + preprocess + ORT run).
 
 Photos come from ``../shared/data/clothing/images`` when present (the first ``n`` in the CSV),
@@ -25,7 +25,6 @@ from PIL import Image
 
 from inference import preprocess as pp
 from inference.classifier import Classifier
-from inference.images import load_image
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "clothing"
 
@@ -52,7 +51,7 @@ def _photos(n: int) -> tuple[list[bytes], str]:
 def run(n: int = 64, threads: int | None = 2, repeats: int = 3) -> dict[str, Any]:
     clf = Classifier.load(intra_op_threads=threads)
     photos, source = _photos(n)
-    tensors = pp.stack([pp.preprocess(load_image(p)) for p in photos])
+    tensors = pp.stack([clf.prepare(p) for p in photos], clf.image_size)
     clf.run(tensors[: min(8, n)])  # warm-up
 
     raw_times, full_times = [], []
@@ -67,7 +66,7 @@ def run(n: int = 64, threads: int | None = 2, repeats: int = 3) -> dict[str, Any
 
     t0 = time.perf_counter()
     for p in photos:
-        pp.preprocess(load_image(p))
+        clf.prepare(p)
     decode_ms = (time.perf_counter() - t0) / n * 1000
 
     raw = n / min(raw_times)

@@ -99,7 +99,7 @@ def bare_path(images: list[Path], n: int) -> tuple[float, float, float]:
     for p in paths:
         two_threads.classify_images([p.read_bytes()])
     single = n / (time.perf_counter() - start)
-    tensors = pp.stack([two_threads.prepare(b) for b in blobs])
+    tensors = pp.stack([two_threads.prepare(b) for b in blobs], two_threads.image_size)
     two_threads.run(tensors)
     start = time.perf_counter()
     for _ in range(3):

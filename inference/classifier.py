@@ -103,8 +103,11 @@ class Classifier:
         n_out = session.get_outputs()[0].shape[-1]
         if isinstance(n_out, int) and n_out != len(classes):
             raise ConfigError("model_metadata_mismatch", f"{n_out} outputs, {len(classes)} classes")
-        if metadata.get("preprocessing", {}).get("image_size", pp.IMAGE_SIZE) != pp.IMAGE_SIZE:
-            raise ConfigError("model_metadata_mismatch", "model expects another image size")
+        self.image_size = int(metadata.get("preprocessing", {}).get("image_size", pp.TRAIN_SIZE))
+        side = session.get_inputs()[0].shape[-1]
+        if isinstance(side, int) and side != self.image_size:
+            raise ConfigError("model_metadata_mismatch",
+                              f"graph input is {side} px, metadata says {self.image_size} px")
 
     @classmethod
     def load(cls, model_path: Path | None = None, *, intra_op_threads: int | None = None) -> Classifier:
@@ -138,7 +141,8 @@ class Classifier:
     # ------------------------------------------------------------------------------------------
 
     def run(self, views: F32) -> F32:
-        """Raw model: ``(N, 2, 3, 224, 224)`` float32 -> logits ``(N, C)``, in chunks."""
+        """Raw model: ``(N, 2, 3, S, S)`` float32 (S = ``image_size``) -> logits ``(N, C)``, in
+        chunks."""
         out: list[F32] = []
         for s in range(0, len(views), BATCH_SIZE):
             (logits,) = self._session.run(None, {self._input: views[s : s + BATCH_SIZE]})
@@ -149,7 +153,7 @@ class Classifier:
 
     def prepare(self, data: bytes) -> F32:
         """Decode + preprocess one photo (raises ImageError)."""
-        return pp.preprocess(load_image(data))
+        return pp.preprocess(load_image(data), self.image_size)
 
     def classification(self, logits: F32) -> Classification:
         probs = softmax(logits, self.temperature)
@@ -189,7 +193,7 @@ class Classifier:
                 continue
             slots.append(None)
             where.append(i)
-        logits = self.run(pp.stack(tensors))
+        logits = self.run(pp.stack(tensors, self.image_size))
         for j, i in enumerate(where):
             slots[i] = self.classification(logits[j])
         return [r for r in slots if r is not None]
@@ -211,7 +215,7 @@ class Classifier:
             if len(errors) == 1:
                 raise errors[0]
             raise ImageError("no_usable_image", "; ".join(problems))
-        logits = self.run(pp.stack(tensors))
+        logits = self.run(pp.stack(tensors, self.image_size))
         weights = np.ones(len(logits), dtype=np.float32)
         weights[0] = MAIN_IMAGE_WEIGHT
         combined = (weights[:, None] * logits).sum(axis=0) / weights.sum()

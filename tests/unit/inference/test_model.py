@@ -53,7 +53,8 @@ def test_training_and_serving_preprocessing_give_same_scores(
     served = classifier.classify_batch([fixture_images[n] for n in names])
     for name, result in zip(names, served, strict=True):
         assert isinstance(result, Classification), name
-        views = train.photo_views(fixture_images[name])  # the training pipeline's input
+        # the training pipeline's scoring input (out-of-fold, TEST and the export check)
+        views = train.serving_input(fixture_images[name], classifier.image_size)
         assert views.shape == (len(pp.VIEWS), 3, pp.IMAGE_SIZE, pp.IMAGE_SIZE)
         logits = classifier.run(views[None])[0]
         probs = softmax(logits[None], classifier.temperature)[0]
@@ -63,36 +64,36 @@ def test_training_and_serving_preprocessing_give_same_scores(
             assert score.confidence == pytest.approx(expected[score.taxonomy_id], abs=1e-6)
 
 
-def test_augmented_training_views_follow_the_serving_views(
-    fixture_images: dict[str, bytes],
-) -> None:
-    data = next(iter(fixture_images.values()))
-    views = train.photo_views(data, aug_views=2)
-    assert views.shape == (len(pp.VIEWS) + 2, 3, pp.IMAGE_SIZE, pp.IMAGE_SIZE)
-    np.testing.assert_array_equal(views[: len(pp.VIEWS)], train.photo_views(data))
-
-
-def test_mirrored_serving_views_sit_between_the_serving_and_the_augmented_views(
+def test_training_views_are_the_serving_views_at_the_training_size_then_augmentations(
     fixture_images: dict[str, bytes],
 ) -> None:
     import random
 
+    from inference.images import load_image
+
+    data = next(iter(fixture_images.values()))
+    views = train.photo_views(data, random.Random(3), aug_views=2)
+    assert views.shape == (len(pp.VIEWS) + 2, 3, pp.TRAIN_SIZE, pp.TRAIN_SIZE)
+    np.testing.assert_array_equal(views[: len(pp.VIEWS)], pp.preprocess(load_image(data), pp.TRAIN_SIZE))
+    np.testing.assert_array_equal(views, train.photo_views(data, random.Random(3), aug_views=2))
+    assert not np.array_equal(views[-1], views[-2])  # two different augmentations
+    cache = train.Cache(acts=np.zeros((1, len(views), 4), dtype=np.float16), ok=np.ones(1, dtype=bool),
+                        serve=np.zeros((1, len(pp.VIEWS), 4), dtype=np.float16))
+    assert cache.training_views().tolist() == list(range(len(views)))  # never the serving size
+
+
+def test_mirrored_serving_views_follow_the_serving_views(fixture_images: dict[str, bytes]) -> None:
     data = next(iter(fixture_images.values()))
     v = len(pp.VIEWS)
-    plain = train.photo_views(data, random.Random(3), aug_views=2)
-    flipped = train.photo_views(data, random.Random(3), aug_views=2, flips=True)
-    assert flipped.shape == (2 * v + 2, 3, pp.IMAGE_SIZE, pp.IMAGE_SIZE)
-    np.testing.assert_array_equal(flipped[:v], plain[:v])
-    np.testing.assert_array_equal(flipped[v : 2 * v], plain[:v, :, :, ::-1])  # left-right mirror
-    np.testing.assert_array_equal(flipped[2 * v :], plain[v:])  # same augmentations, same seed
+    plain = train.serving_input(data, pp.IMAGE_SIZE)
+    flipped = train.serving_input(data, pp.IMAGE_SIZE, flips=True)
+    assert flipped.shape == (2 * v, 3, pp.IMAGE_SIZE, pp.IMAGE_SIZE)
+    np.testing.assert_array_equal(flipped[:v], plain)
+    np.testing.assert_array_equal(flipped[v:], plain[..., ::-1])  # left-right mirror
     assert not np.array_equal(flipped[v], flipped[0])  # a photo is not its own mirror
-
-    acts = np.zeros((1, len(flipped), 4), dtype=np.float16)
-    cache = train.Cache(acts=acts, ok=np.ones(1, dtype=bool), flips=True)
+    serve = np.zeros((1, len(flipped), 4), dtype=np.float16)
+    cache = train.Cache(acts=serve, ok=np.ones(1, dtype=bool), serve=serve, flips=True)
     assert cache.serving_views == 2 * v
-    # training never sees the mirrors: a model with test-time flips is trained as one without
-    assert cache.training_views().tolist() == [*range(v), *range(2 * v, len(flipped))]
-    assert train.Cache(acts=acts, ok=cache.ok).training_views().tolist() == list(range(len(flipped)))
 
 
 def test_classification_shape(classifier: Classifier, fixture_images: dict[str, bytes]) -> None:
@@ -164,3 +165,18 @@ def test_tampered_model_is_refused(tmp_path: pytest.TempPathFactory) -> None:
     with pytest.raises(ConfigError) as info:
         Classifier.load(dst)
     assert info.value.code == "model_sha256_mismatch"
+
+
+def test_metadata_of_another_input_size_is_refused(tmp_path: pytest.TempPathFactory) -> None:
+    """The classifier preprocesses at the metadata's ``image_size``; a graph built for another
+    size must fail at load, not on the first photo."""
+    src = default_model_path()
+    dst = tmp_path / src.name  # type: ignore[operator]
+    dst.write_bytes(src.read_bytes())
+    meta = json.loads(src.with_suffix(".json").read_text(encoding="utf-8"))
+    assert Classifier.load(src).image_size == meta["preprocessing"]["image_size"]
+    meta["preprocessing"]["image_size"] += 32
+    dst.with_suffix(".json").write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        Classifier.load(dst)
+    assert info.value.code == "model_metadata_mismatch"

@@ -8,7 +8,7 @@ from inference import preprocess as pp
 
 def test_shape_dtype_and_normalisation() -> None:
     x = pp.preprocess(Image.new("RGB", (300, 200), (255, 127, 0)))
-    assert x.shape == (2, 3, 224, 224) and x.dtype == np.float32
+    assert x.shape == (2, 3, pp.IMAGE_SIZE, pp.IMAGE_SIZE) and x.dtype == np.float32
     # centre view: filled entirely by the image
     np.testing.assert_allclose(x[0, 0], (255 - 127) / 128, atol=1e-6)
     np.testing.assert_allclose(x[0, 1], 0.0, atol=1e-6)
@@ -27,8 +27,9 @@ def test_pad_view_keeps_whole_image_and_centre_view_crops() -> None:
     assert np.allclose(centre[0, :, 3:-3], -127 / 128, atol=1e-6)
     # pad view: grey bands at top and bottom, all three colours present on the middle row
     assert np.allclose(pad[:, 0, :], (127 - 127) / 128, atol=1e-6)
-    row = pad[:, 112, :]
-    assert row[0, 10] > 0.9 and row[1, 112] > 0.9 and row[2, 214] > 0.9
+    n = pp.IMAGE_SIZE
+    row = pad[:, n // 2, :]
+    assert row[0, n // 20] > 0.9 and row[1, n // 2] > 0.9 and row[2, n - n // 20] > 0.9
 
 
 def test_mode_is_converted_and_deterministic() -> None:
@@ -39,11 +40,26 @@ def test_mode_is_converted_and_deterministic() -> None:
 
 def test_tiny_and_extreme_aspect_images() -> None:
     for size in ((1, 1), (3, 500), (500, 3)):
-        x = pp.preprocess(Image.new("RGB", size, (10, 20, 30)))
-        assert x.shape == (2, 3, 224, 224) and np.isfinite(x).all()
+        for side in (pp.TRAIN_SIZE, pp.IMAGE_SIZE):
+            x = pp.preprocess(Image.new("RGB", size, (10, 20, 30)), side)
+            assert x.shape == (2, 3, side, side) and np.isfinite(x).all()
 
 
 def test_stack() -> None:
-    assert pp.stack([]).shape == (0, 2, 3, 224, 224)
+    n = pp.IMAGE_SIZE
+    assert pp.stack([]).shape == (0, 2, 3, n, n)
+    assert pp.stack([], 224).shape == (0, 2, 3, 224, 224)
     t = pp.preprocess(Image.new("RGB", (10, 10)))
-    assert pp.stack([t, t]).shape == (2, 2, 3, 224, 224)
+    assert pp.stack([t, t]).shape == (2, 2, 3, n, n)
+
+
+def test_the_training_size_is_the_same_views_at_another_scale() -> None:
+    """Training views (224) and serving views (256) are the same crops: a flat colour region maps
+    to the same values, only the pixel grid differs."""
+    img = Image.new("RGB", (400, 300), (200, 100, 50))
+    small, big = pp.preprocess(img, pp.TRAIN_SIZE), pp.preprocess(img, pp.IMAGE_SIZE)
+    assert small.shape[-1] == pp.TRAIN_SIZE and big.shape[-1] == pp.IMAGE_SIZE
+    np.testing.assert_allclose(small[0].mean(axis=(1, 2)), big[0].mean(axis=(1, 2)), atol=1e-6)
+    # the pad view: the same fraction of grey band at both sizes (top rows are padding)
+    band = [int((v[1, :, v.shape[-1] // 2] == 0).sum()) / v.shape[-1] for v in (small, big)]
+    assert abs(band[0] - band[1]) < 0.02
