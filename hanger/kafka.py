@@ -520,4 +520,11 @@ async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     documented way round it (the client's own ``fetch_all_metadata``).
     """
     metadata = await consumer._client.fetch_all_metadata()
-    return set(metadata.partitions_for_topic(topic) or set())
+    parts = set(metadata.partitions_for_topic(topic) or set())
+    if parts:
+        # Track it too: an offsets lookup (beginning/end offsets, offsets for times) of a topic the
+        # client does not track finds no leader, asks for a metadata refresh and sleeps the retry
+        # backoff (100 ms) before it asks again. Only an existing topic: tracking a missing one
+        # could make a broker with auto-creation on create it.
+        await consumer._client.add_topic(topic)
+    return parts

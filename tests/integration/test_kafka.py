@@ -149,3 +149,32 @@ async def test_topics_prune_lists_then_deletes_only_the_prefixed_topics(settings
     remaining = await list_topics_with_prefix(settings, settings.topic_prefix)
     assert settings.topic(topics.SUBMISSIONS) in remaining
     assert (await hanger("--prefix", ""))[0] == 2  # an empty prefix would mean every topic
+
+
+async def test_partitions_of_lets_offset_lookups_find_the_leader_without_a_retry(
+    settings: Settings,
+) -> None:
+    """An offsets lookup of a topic the client does not track finds no leader, refreshes metadata
+    and sleeps the retry backoff first; partitions_of tracks an existing topic so the first lookup
+    already has its leader. A missing topic is not tracked (tracking could auto-create it)."""
+    from aiokafka import AIOKafkaConsumer
+
+    from hanger.kafka import list_topics_with_prefix, partitions_of
+
+    consumer = AIOKafkaConsumer(**settings.kafka_client_options())
+    await consumer.start()
+    try:
+        topic = settings.topic(topics.SUBMISSIONS)
+        tp = TopicPartition(topic, 0)
+        assert consumer._client.cluster.leader_for_partition(tp) is None  # untracked yet
+        assert await partitions_of(consumer, topic) == {0, 1}
+        assert consumer._client.cluster.leader_for_partition(tp) is not None
+        assert topic in consumer._client._topics
+
+        missing = settings.topic("never-created")
+        assert await partitions_of(consumer, missing) == set()
+        assert missing not in consumer._client._topics
+    finally:
+        await consumer.stop()
+    assert settings.topic("never-created") not in await list_topics_with_prefix(
+        settings, settings.topic_prefix)
