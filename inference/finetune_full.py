@@ -280,27 +280,40 @@ def scores(
     }
 
 
+def split(
+    samples: list[tr.Sample], ok: npt.NDArray[np.bool_], fold: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], str]:
+    """(fit, eval, tag): CV fold ``fold`` of TRAIN as inference.train makes them (GroupKFold(5)
+    over TRAIN by sender_id), or with ``fold`` -1 all of TRAIN against TEST."""
+    from sklearn.model_selection import GroupKFold
+
+    is_test = np.array([s.test for s in samples])
+    tr_idx = np.nonzero(~is_test & ok)[0]
+    if fold < 0:
+        return tr_idx, np.nonzero(is_test & ok)[0], "test"
+    groups = np.array([s.sender for s in samples])
+    a, b = list(GroupKFold(n_splits=5).split(tr_idx, groups=groups[tr_idx]))[fold]
+    return tr_idx[a], tr_idx[b], f"fold{fold}"
+
+
+def save_logits(work: Path, tag: str, idx: npt.NDArray[np.int64], y: Any, samples: list[tr.Sample],
+                classes: list[str], **logits: Any) -> None:
+    """``logits-<tag>.npz``: what :func:`ensemble` reads."""
+    np.savez(work / f"logits-{tag}.npz", idx=idx, y=y[idx], classes=np.array(classes),
+             images=np.array([samples[i].image for i in idx]), **logits)
+
+
 def fit(args: argparse.Namespace) -> None:
     import random
 
     import torch
-    from sklearn.model_selection import GroupKFold
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     t_start = time.monotonic()
     samples, classes, y = setup(args.data)
     pool = Pool(args.work, samples)
-    is_test = np.array([s.test for s in samples])
-    tr_idx = np.nonzero(~is_test & pool.ok)[0]
-    te_idx = np.nonzero(is_test & pool.ok)[0]
-    groups = np.array([s.sender for s in samples])
-    if args.fold >= 0:  # as inference.train: GroupKFold(5) over TRAIN by sender_id
-        folds = list(GroupKFold(n_splits=5).split(tr_idx, groups=groups[tr_idx]))
-        a, b = folds[args.fold]
-        fit_idx, eval_idx, tag = tr_idx[a], tr_idx[b], f"fold{args.fold}"
-    else:
-        fit_idx, eval_idx, tag = tr_idx, te_idx, "test"
+    fit_idx, eval_idx, tag = split(samples, pool.ok, args.fold)
     tag = f"{tag}-{args.name}"
     log.info("%s: fit on %d photos, score %d photos", tag, len(fit_idx), len(eval_idx))
 
@@ -342,9 +355,9 @@ def fit(args: argparse.Namespace) -> None:
             loss.backward()
             opt.step()
             step += 1
-            run_loss += float(loss)
+            run_loss += loss.item()
             if s % 20 == 0:
-                log.info("  epoch %d step %d/%d loss %.4f", epoch + 1, s, steps_per_epoch, float(loss))
+                log.info("  epoch %d step %d/%d loss %.4f", epoch + 1, s, steps_per_epoch, loss.item())
         rec: dict[str, Any] = {
             "epoch": epoch + 1,
             "loss": run_loss / steps_per_epoch,
@@ -370,8 +383,7 @@ def fit(args: argparse.Namespace) -> None:
         result[f"serve{size}"] = scores(logits, eval_idx, y, samples, classes)
         result[f"serve{size}"]["seconds"] = time.monotonic() - t0
         log.info("%s at %d px: %s", tag, size, json.dumps(result[f"serve{size}"]))
-    np.savez(args.work / f"logits-{tag}.npz", idx=eval_idx, y=y[eval_idx], classes=np.array(classes),
-             images=np.array([samples[i].image for i in eval_idx]), **out)
+    save_logits(args.work, tag, eval_idx, y, samples, classes, **out)
     result["wall_seconds"] = time.monotonic() - t_start
     (args.work / f"result-{tag}.json").write_text(json.dumps(result, indent=2))
     log.info("done %s in %.0fs", tag, result["wall_seconds"])
@@ -384,7 +396,6 @@ def shipped_fold(args: argparse.Namespace) -> None:
     import random
 
     import torch
-    from sklearn.model_selection import GroupKFold
 
     defaults = argparse.ArgumentParser()
     tr.add_arguments(defaults)
@@ -394,15 +405,11 @@ def shipped_fold(args: argparse.Namespace) -> None:
     samples, classes, y = setup(args.data)
     cut = tr.N_BLOCKS - targs.train_blocks
     cache = tr.load_or_extract(samples, targs, cut)
-    tr_idx = np.nonzero(~np.array([s.test for s in samples]) & cache.ok)[0]
-    groups = np.array([s.sender for s in samples])
-    folds = list(GroupKFold(n_splits=5).split(tr_idx, groups=groups[tr_idx]))
-    fit_idx, eval_idx = tr_idx[folds[args.fold][0]], tr_idx[folds[args.fold][1]]
+    fit_idx, eval_idx, tag = split(samples, cache.ok, args.fold)
+    tag = f"{tag}-shipped"
     tails = tr.fit_tails(cache, fit_idx, y, len(classes), cut, targs)
     logits = np.stack([tr.predict(t, cache, eval_idx) for t in tails]).mean(0)
-    tag = f"fold{args.fold}-shipped"
-    np.savez(args.work / f"logits-{tag}.npz", idx=eval_idx, y=y[eval_idx], classes=np.array(classes),
-             images=np.array([samples[i].image for i in eval_idx]), logits256=logits)
+    save_logits(args.work, tag, eval_idx, y, samples, classes, logits256=logits)
     log.info("%s: %s", tag, json.dumps(scores(logits, eval_idx, y, samples, classes)))
 
 
