@@ -20,14 +20,16 @@ Steps (scratch data in ``--work``, default /tmp/ft)::
     python -m inference.finetune_full speed              # img/s, forward+backward, 224 px, batch 32
     python -m inference.finetune_full fit --fold 0       # recipe selection: fold 0 of 5 inside TRAIN
     python -m inference.finetune_full fit --fold -1      # all TRAIN -> TEST, scored once
+    python -m inference.finetune_full shipped-fold --fold 0   # the shipped recipe on that fold
+    python -m inference.finetune_full cv --names shipped from0  # 5 folds of each, and their mean
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
-import math
 import sys
 import time
 from pathlib import Path
@@ -35,17 +37,12 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
 
 from hanger.taxonomy import load_taxonomy
-from inference import preprocess as pp
 from inference import train as tr
-from inference.images import load_image
+from inference.deep import SERVE_SIZES, Hyper, Net, Pool, batch_views, decode_pool, fit_net, predict, to_input
 
 log = logging.getLogger("inference.finetune_full")
-
-POOL_SHORT = 292  # training pool: short side capped at this (no upscaling)
-SERVE_SIZES = (224, 256)
 
 
 def setup(data: Path) -> tuple[list[tr.Sample], list[str], npt.NDArray[np.int64]]:
@@ -62,144 +59,7 @@ def setup(data: Path) -> tuple[list[tr.Sample], list[str], npt.NDArray[np.int64]
 
 def decode(args: argparse.Namespace) -> None:
     samples, _, _ = setup(args.data)
-    work: Path = args.work
-    work.mkdir(parents=True, exist_ok=True)
-    n = len(samples)
-    serve = {s: np.zeros((n, len(pp.VIEWS), s, s, 3), dtype=np.uint8) for s in SERVE_SIZES}
-    ok = np.ones(n, dtype=bool)
-    chunks: list[npt.NDArray[np.uint8]] = []
-    shapes = np.zeros((n, 2), dtype=np.int64)
-    t0 = time.monotonic()
-    for i, smp in enumerate(samples):
-        try:
-            img = load_image((args.data / "images" / f"{smp.image}.jpg").read_bytes())
-        except Exception as exc:  # as inference.train: a broken photo is skipped, loudly
-            log.warning("skipping %s: %s", smp.image, exc)
-            ok[i] = False
-            chunks.append(np.zeros((0,), dtype=np.uint8))
-            continue
-        for s in SERVE_SIZES:  # exactly pp.preprocess's views, before normalisation
-            serve[s][i, 0] = np.asarray(pp.centre_crop(img, s))
-            serve[s][i, 1] = np.asarray(pp.pad_square(img, s))
-        w, h = img.size
-        if min(w, h) > POOL_SHORT:
-            scale = POOL_SHORT / min(w, h)
-            img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), pp.RESAMPLE)
-        arr = np.asarray(img, dtype=np.uint8)
-        shapes[i] = arr.shape[:2]
-        chunks.append(arr.reshape(-1))
-        if i % 500 == 0:
-            log.info("decode %d/%d %.0fs", i, n, time.monotonic() - t0)
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([len(c) for c in chunks])
-    np.save(work / "pool.npy", np.concatenate(chunks))
-    np.save(work / "pool_offsets.npy", offsets)
-    np.save(work / "pool_shapes.npy", shapes)
-    np.save(work / "ok.npy", ok)
-    for s in SERVE_SIZES:
-        np.save(work / f"serve{s}.npy", serve[s])
-    (work / "images.json").write_text(json.dumps([s.image for s in samples]))
-    log.info("decoded %d photos (%d failed) in %.0fs", n, int((~ok).sum()), time.monotonic() - t0)
-
-
-class Pool:
-    def __init__(self, work: Path, samples: list[tr.Sample]) -> None:
-        if json.loads((work / "images.json").read_text()) != [s.image for s in samples]:
-            raise RuntimeError("decoded cache does not match images.csv: run `decode` again")
-        self.buf = np.load(work / "pool.npy", mmap_mode="r")
-        self.off = np.load(work / "pool_offsets.npy")
-        self.shapes = np.load(work / "pool_shapes.npy")
-        self.ok = np.load(work / "ok.npy")
-        self.serve = {s: np.load(work / f"serve{s}.npy", mmap_mode="r") for s in SERVE_SIZES}
-
-    def image(self, i: int) -> Image.Image:
-        h, w = self.shapes[i]
-        return Image.fromarray(np.asarray(self.buf[self.off[i] : self.off[i + 1]]).reshape(h, w, 3))
-
-
-# ---------------------------------------------------------------------------------------------
-# model
-
-
-class Net:
-    """Lite0 + dropout + linear classifier; blocks before ``start`` frozen (BN in eval mode)."""
-
-    @staticmethod
-    def build(n_classes: int, start: int, size: int = pp.TRAIN_SIZE) -> Any:
-        import torch
-        from torch import nn
-
-        from inference import net
-
-        class Model(nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.backbone = net.load_pretrained(size=size)
-                self.dropout = nn.Dropout(0.3)
-                self.fc = nn.Linear(net.FEATURES, n_classes)
-                self.start = start
-
-            def forward(self, x: torch.Tensor) -> torch.Tensor:
-                b = self.backbone
-                if self.start > 0:
-                    with torch.no_grad():
-                        x = b.run_blocks(b.stem(x), 0, self.start)
-                    x = b.run_blocks(x, self.start)
-                else:
-                    x = b.run_blocks(b.stem(x))
-                return self.fc(self.dropout(b.head(x)))  # type: ignore[no-any-return]
-
-            def frozen(self) -> list[nn.Module]:
-                b = self.backbone
-                if self.start <= 0:
-                    return []
-                return [b._conv_stem, b._bn0, *list(b._blocks)[: self.start]]
-
-            def train(self, mode: bool = True) -> Model:
-                super().train(mode)
-                for m in self.frozen():  # frozen part: BatchNorm keeps the ImageNet statistics
-                    m.eval()
-                return self
-
-        model = Model().to(memory_format=torch.channels_last)
-        for m in model.frozen():
-            for p in m.parameters():
-                p.requires_grad_(False)
-        for i, blk in enumerate(model.backbone._blocks):
-            rate = 0.1 * (i + 1) / len(model.backbone._blocks) if i >= start else 0.0
-            blk.drop_path = rate  # type: ignore[assignment]  # a float attribute of net.MBConv
-        return model
-
-
-def to_input(u8: npt.NDArray[np.uint8]) -> Any:
-    """(N, H, W, 3) uint8 -> (N, 3, H, W) float32, normalised exactly as ``pp.to_tensor``."""
-    import torch
-
-    x = torch.from_numpy(np.array(u8, copy=True)).permute(0, 3, 1, 2).float()
-    # channels_last: ~2x faster on CPU for this network (depthwise convs), same numbers
-    return ((x - pp.MEAN) / pp.STD).contiguous(memory_format=torch.channels_last)
-
-
-def predict(model: Any, pool: Pool, idx: npt.NDArray[np.int64], size: int, n_classes: int) -> Any:
-    """Logits averaged over the serving views at ``size`` px (the network rebuilt for that size,
-    same weights), as the exported graph does."""
-    import torch
-
-    serving = Net.build(n_classes, 0, size)
-    serving.load_state_dict(model.state_dict())
-    serving.eval()
-    out = []
-    v = len(pp.VIEWS)
-    with torch.no_grad():
-        for s in range(0, len(idx), 32):
-            bi = idx[s : s + 32]
-            x = to_input(pool.serve[size][bi].reshape(-1, size, size, 3))
-            out.append(serving(x).reshape(len(bi), v, -1).mean(1).numpy())
-    return np.concatenate(out).astype(np.float32)
-
-
-def batch_views(pool: Pool, bi: npt.NDArray[np.int64], rng: Any) -> Any:
-    return to_input(np.stack([np.asarray(tr.augment(pool.image(int(i)), rng)) for i in bi]))
+    decode_pool(samples, args.data, args.work)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -304,73 +164,26 @@ def save_logits(work: Path, tag: str, idx: npt.NDArray[np.int64], y: Any, sample
 
 
 def fit(args: argparse.Namespace) -> None:
-    import random
-
     import torch
 
     torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
     t_start = time.monotonic()
     samples, classes, y = setup(args.data)
     pool = Pool(args.work, samples)
     fit_idx, eval_idx, tag = split(samples, pool.ok, args.fold)
     tag = f"{tag}-{args.name}"
     log.info("%s: fit on %d photos, score %d photos", tag, len(fit_idx), len(eval_idx))
+    hp = Hyper(epochs=args.epochs, batch=args.batch, lr=args.lr, fc_mult=args.fc_mult,
+               warmup=args.warmup, weight_decay=args.weight_decay,
+               label_smoothing=args.label_smoothing, from_block=args.from_block, seed=args.seed)
 
-    model = Net.build(len(classes), args.from_block)
-    fc_ids = {id(p) for p in model.fc.parameters()}
-    params = [p for p in model.parameters() if p.requires_grad]
-    groups_opt = [
-        {"params": [p for p in params if id(p) in fc_ids], "lr": args.lr * args.fc_mult},
-        {"params": [p for p in params if id(p) not in fc_ids], "lr": args.lr},
-    ]
-    opt = torch.optim.AdamW(groups_opt, weight_decay=args.weight_decay)
-    bs = args.batch
-    steps_per_epoch = len(fit_idx) // bs  # drop the last partial batch (BatchNorm)
-    total = steps_per_epoch * args.epochs
-    warm = max(1, round(args.warmup * steps_per_epoch))
-    base = [g["lr"] for g in opt.param_groups]
+    def on_epoch(epoch: int, model: Any) -> dict[str, Any]:
+        if args.fold < 0 or epoch not in args.eval_epochs or epoch == args.epochs:
+            return {}
+        logits = predict(model, pool, eval_idx, 256, len(classes))
+        return {"eval256": scores(logits, eval_idx, y, samples, classes)}
 
-    def lr_at(step: int) -> float:
-        if step < warm:
-            return (step + 1) / warm
-        return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
-
-    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
-    rng_np = np.random.default_rng(args.seed)
-    rng = random.Random(args.seed)  # noqa: S311
-    step = 0
-    history = []
-    for epoch in range(args.epochs):
-        model.train()
-        t0 = time.monotonic()
-        order = rng_np.permutation(fit_idx)
-        run_loss = 0.0
-        for s in range(steps_per_epoch):
-            bi = order[s * bs : (s + 1) * bs]
-            for g, b0 in zip(opt.param_groups, base, strict=True):
-                g["lr"] = b0 * lr_at(step)
-            loss = loss_fn(model(batch_views(pool, bi, rng)), torch.from_numpy(y[bi]))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            step += 1
-            run_loss += loss.item()
-            if s % 20 == 0:
-                log.info("  epoch %d step %d/%d loss %.4f", epoch + 1, s, steps_per_epoch, loss.item())
-        rec: dict[str, Any] = {
-            "epoch": epoch + 1,
-            "loss": run_loss / steps_per_epoch,
-            "seconds": time.monotonic() - t0,
-            "img_s": steps_per_epoch * bs / (time.monotonic() - t0),
-        }
-        if args.fold >= 0 and epoch + 1 in args.eval_epochs and epoch + 1 != args.epochs:
-            model.eval()
-            rec["eval256"] = scores(predict(model, pool, eval_idx, 256, len(classes)), eval_idx, y,
-                                    samples, classes)
-        history.append(rec)
-        log.info("epoch %d %s", epoch + 1, json.dumps(rec))
-    model.eval()
+    model, history = fit_net(pool, fit_idx, y, len(classes), hp, on_epoch)
     t_fit = time.monotonic() - t_start
     torch.save(model.state_dict(), args.work / f"state-{tag}.pt")
     result: dict[str, Any] = {"tag": tag, "args": {k: str(v) for k, v in vars(args).items()},
@@ -434,9 +247,41 @@ def ensemble(args: argparse.Namespace) -> None:
     report("mean of all", np.mean([r["logits256"] for r in runs], axis=0))
 
 
+def cv(args: argparse.Namespace) -> None:
+    """5-fold CV of each run ``--names`` (files ``logits-fold{k}-<name>.npz``, k = 0..4) and of
+    the mean of their logits: main-10 accuracy per fold and pooled, how many folds the mean wins,
+    and, as ``inference.train`` calibrates a shipped model, the temperature fitted on the pooled
+    out-of-fold logits and the coverage at the 99 %-precision threshold on them."""
+    samples, _, _ = setup(args.data)
+    main = {s.image for s in samples if s.label in tr.MAIN_LABELS}
+    folds = []
+    for k in range(5):
+        runs = [np.load(args.work / f"logits-fold{k}-{n}.npz", allow_pickle=True) for n in args.names]
+        if any(list(r["images"]) != list(runs[0]["images"]) for r in runs):
+            raise SystemExit(f"fold {k}: the logits files score different photos")
+        folds.append(runs)
+    names = [*args.names, "mean"]
+    y = np.concatenate([f[0]["y"] for f in folds])
+    mask = np.concatenate([[i in main for i in f[0]["images"]] for f in folds])
+    pooled = {n: np.concatenate([f[j]["logits256"] for f in folds]) for j, n in enumerate(args.names)}
+    pooled["mean"] = np.mean([pooled[n] for n in args.names], axis=0)
+    bounds = np.cumsum([0] + [len(f[0]["y"]) for f in folds])
+    print("main-10 accuracy per fold, then pooled out-of-fold; coverage at 99 % precision (calibrated)")
+    for n in names:
+        right = pooled[n].argmax(1) == y
+        per = [right[a:b][mask[a:b]].mean() for a, b in itertools.pairwise(bounds)]
+        t = tr.fit_temperature(pooled[n], y)
+        probs = tr.softmax(pooled[n], t)
+        cov = tr.coverage_at(probs, y, tr.precision_threshold(probs, y))
+        print(f"{n:>12}: " + " ".join(f"{a:.1%}" for a in per)
+              + f" | pooled {right[mask].mean():.2%} ({int(right[mask].sum())}/{int(mask.sum())}),"
+              f" all-16 {right.mean():.2%} | T {t:.2f}, coverage {cov['coverage']:.1%}"
+              f" at precision {cov['precision']:.2%}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m inference.finetune_full", description=__doc__)
-    parser.add_argument("step", choices=["decode", "speed", "fit", "shipped-fold", "ensemble"])
+    parser.add_argument("step", choices=["decode", "speed", "fit", "shipped-fold", "ensemble", "cv"])
     parser.add_argument("logits", type=Path, nargs="*", help="ensemble: logits-*.npz files to average")
     parser.add_argument("--data", type=Path, default=Path("/work/shared/data/clothing"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/ft"))  # noqa: S108
@@ -455,10 +300,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weight-decay", type=float, default=0.05)
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--names", nargs="+", default=["shipped", "from0"], help="cv: runs to pool")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     {"decode": decode, "speed": speed, "fit": fit, "shipped-fold": shipped_fold,
-     "ensemble": ensemble}[args.step](args)
+     "ensemble": ensemble, "cv": cv}[args.step](args)
     return 0
 
 

@@ -115,6 +115,41 @@ def write(docs: Path, metrics: dict[str, Any], meta: dict[str, Any]) -> None:
     else:
         tails_md, tails_table = "", ""
         output_note = "mean of the two views' logits"
+    deep_md, deep_table = "", ""
+    if tr.get("deep_nets"):
+        r = tr["deep_recipe"]
+        deep_md = (
+            f"- Whole networks ({tr['deep_nets']}, seed +k): every block of Lite0 fine-tuned with "
+            "fresh augmentation each epoch on photos decoded once (`inference/deep.py`: AdamW lr "
+            f"{r['lr']}, ×{r['fc_mult']:g} for the classifier, {r['warmup']:g} epoch warm-up then "
+            f"cosine, {r['epochs']} epochs, batch {r['batch']}, label smoothing "
+            f"{r['label_smoothing']:g}, dropout 0.3, stochastic depth ≤ 0.1, trained at "
+            f"{tr.get('train_size', 224)} "
+            "px). The graph outputs the mean of the tails' logits and the networks' logits (each "
+            "averaged over the serving views).\n"
+        )
+        only = metrics.get("tails_only", {})
+        rows = [f"| the tails alone | {_pct(only.get('cv_main10'))} | {_pct(only.get('test_main10'))} |"]
+        rows += [
+            f"| whole network {k + 1} alone (seed +{k}) | {_pct(d['cv_main10'])} | {_pct(d['test_main10'])} |"
+            for k, d in enumerate(metrics.get("deep_nets", []))
+        ]
+        cv, test = _pct(metrics["cv_main10"]), _pct(metrics["test_main10"])
+        rows.append(f"| **the model: their mean** | **{cv}** | **{test}** |")
+        deep_table = (
+            "\nThe parts of the model alone (10 main classes, same run):\n\n"
+            "| part | CV (out-of-fold) | TEST |\n|---|---:|---:|\n" + "\n".join(rows) + "\n"
+        )
+        output_note = f"mean of the tails' logits and {tr['deep_nets']} whole network(s)' logits"
+    onnx_md = ""
+    if "onnx_test_main10" in metrics:
+        onnx_md = (
+            f"\nThe exported file itself on TEST (decode + preprocessing + ONNX Runtime; weights: "
+            f"{tr.get('weights', 'float32')}): 10 main classes "
+            f"{_pct(metrics['onnx_test_main10'])}, all classes {_pct(metrics['onnx_test_all'])}; "
+            f"the same top-1 as the training-time logits on "
+            f"{_pct(metrics['onnx_vs_training_argmax_agreement'])} of TEST photos.\n"
+        )
     flips = bool(tr.get("test_time_flips"))
     if flips:
         output_note = output_note.replace("two views'", "two views' and their mirrors'")
@@ -197,7 +232,7 @@ that an MD only confirms. Auto-approval only when the calibrated confidence is
   activations of the two serving views plus {tr["aug_views"]} augmented views per photo (random
   resized crop 35–100 %, flips, brightness/contrast/saturation ±20 %, 30 % of them from the
   padded square).
-{tails_md}{views_md}
+{tails_md}{deep_md}{views_md}
 - Preprocessing is one function (`inference/preprocess.py`) used by training and serving; decoding
   is `inference/images.load_image` (JPEG draft mode to ≥ 256 px) in both.
 
@@ -218,7 +253,7 @@ Top-1 on held-out sellers (TEST):
 
 Cross-validation inside TRAIN (seller-grouped, out-of-fold): all classes {_pct(metrics["cv_all"])},
 10 main classes {_pct(metrics["cv_main10"])}.
-{tails_table}
+{onnx_md}{deep_table}{tails_table}
 | fold | sellers | photos | top-1 all | top-1 main 10 |
 |---|---:|---:|---:|---:|
 {folds}

@@ -57,6 +57,7 @@ import numpy.typing as npt
 from PIL import Image, ImageEnhance
 
 from hanger.taxonomy import load_taxonomy
+from inference import deep
 from inference import preprocess as pp
 from inference.images import load_image
 
@@ -167,6 +168,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="the exported graph also runs each serving view mirrored left-right and averages all "
         "of them (test-time flips: about twice the trunk cost per photo)",
+    )
+    parser.add_argument(
+        "--deep-nets",
+        type=int,
+        default=0,
+        help="also train this many whole networks (every block, fresh augmentation each epoch: "
+        "inference.deep, seed + k) and average them with the tails in the graph: exported logits = "
+        "(mean of the tails + mean of the deep nets) / 2. Needs --cache-dir (the photos are decoded "
+        "there once, ~4.4 GB); ~20 min per network and fold on 2 CPU cores",
+    )
+    parser.add_argument("--deep-epochs", type=int, default=8, help="epochs of each deep net")
+    parser.add_argument("--deep-lr", type=float, default=3e-4, help="learning rate of the deep nets")
+    parser.add_argument(
+        "--fp16-weights",
+        action="store_true",
+        help="store the graph's weights as float16 (cast back to float32 when the session loads: "
+        "the same arithmetic, half the file)",
     )
     parser.add_argument(
         "--final-on-all",
@@ -523,10 +541,14 @@ def fit_tails(
 
 class Exported:
     """Full network for export: (N, V, 3, H, W) -> mean over views (and, with ``flips``, over
-    their left-right mirrors, made inside the graph) of the class logits."""
+    their left-right mirrors, made inside the graph) of the class logits; with deep ``nets``
+    (:mod:`inference.deep`, built for the serving size), the mean of that and of the nets' logits
+    over the serving views."""
 
     @staticmethod
-    def build(backbone: Any, tails: list[Any], cut: int, size: int, flips: bool = False) -> Any:
+    def build(
+        backbone: Any, tails: list[Any], cut: int, size: int, flips: bool = False, nets: Sequence[Any] = ()
+    ) -> Any:
         import torch
         from torch import nn
 
@@ -535,8 +557,10 @@ class Exported:
                 super().__init__()
                 self.backbone = copy.deepcopy(backbone).eval()
                 self.tails = nn.ModuleList([copy.deepcopy(t).eval() for t in tails])
+                self.nets = nn.ModuleList([copy.deepcopy(m).eval() for m in nets])
 
             def forward(self, views: torch.Tensor) -> torch.Tensor:
+                served = views
                 if flips:
                     views = torch.cat([views, views.flip(-1)], dim=1)
                 n, v = views.shape[0], views.shape[1]
@@ -549,7 +573,16 @@ class Exported:
                     logits = logits + tail(x)
                 if len(self.tails) > 1:
                     logits = logits / len(self.tails)
-                return logits.reshape(n, v, -1).mean(dim=1)  # type: ignore[no-any-return]
+                out = logits.reshape(n, v, -1).mean(dim=1)
+                if len(self.nets):  # whole networks on the serving views (no mirrors), as scored
+                    m = served.shape[1]
+                    xs = served.reshape(n * m, 3, size, size)
+                    deep_logits = self.nets[0](xs)
+                    for other in list(self.nets)[1:]:
+                        deep_logits = deep_logits + other(xs)
+                    deep_logits = (deep_logits / len(self.nets)).reshape(n, m, -1).mean(dim=1)
+                    out = (out + deep_logits) / 2
+                return out  # type: ignore[no-any-return]
 
         return Full().eval()
 
@@ -664,6 +697,14 @@ def run(args: argparse.Namespace) -> int:
     log.info("%d photos, %d classes, cut at %d", len(samples), len(classes), cut)
 
     cache = load_or_extract(samples, args, cut)
+    pool: deep.Pool | None = None
+    if args.deep_nets > 0:
+        if args.cache_dir is None:
+            raise SystemExit("--deep-nets needs --cache-dir: the photos are decoded there once")
+        if args.serve_size not in deep.SERVE_SIZES:
+            raise SystemExit(f"--deep-nets serves at {deep.SERVE_SIZES} px, not {args.serve_size}")
+        pool = deep.Pool.ensure(samples, args.data, args.cache_dir / "pool")
+        cache.ok = cache.ok & pool.ok
     is_test = np.array([s.test for s in samples]) & cache.ok
     is_train = ~np.array([s.test for s in samples]) & cache.ok
     tr_idx = np.nonzero(is_train)[0]
@@ -695,6 +736,27 @@ def run(args: argparse.Namespace) -> int:
     oof = np.zeros((len(samples), len(classes)), dtype=np.float32)
     oof_tails = np.zeros((n_tails, len(samples), len(classes)), dtype=np.float32)
     oof_no_flip = np.zeros((n_tails, len(samples), len(classes)), dtype=np.float32)
+    oof_deep = np.zeros((args.deep_nets, len(samples), len(classes)), dtype=np.float32)
+
+    def deep_nets(fit_on: I64, score: I64) -> tuple[list[Any], F32]:
+        """The deep nets fitted on ``fit_on`` and their logits on ``score`` (one row per net)."""
+        assert pool is not None
+        nets, logits = [], []
+        for k in range(args.deep_nets):
+            hp = deep.Hyper(epochs=args.deep_epochs, lr=args.deep_lr, seed=args.seed + k,
+                            label_smoothing=args.label_smoothing)
+            log.info(" deep net %d/%d: %s", k + 1, args.deep_nets, hp)
+            model, lg = fit_deep(pool, samples, fit_on, y_fit, score, len(classes), hp, args)
+            nets.append(model)
+            logits.append(lg)
+        return nets, np.stack(logits)
+
+    def combined(tails_logits: F32, deep_logits: F32) -> F32:
+        """What the graph outputs: the tails' mean, averaged with the deep nets' mean if any."""
+        if not len(deep_logits):
+            return tails_logits
+        out: F32 = ((tails_logits + deep_logits.mean(0)) / 2).astype(np.float32)
+        return out
     fold_acc: list[dict[str, float]] = []
     if args.folds > 1:
         for k, (a, b) in enumerate(GroupKFold(n_splits=args.folds).split(tr_idx, groups=groups[tr_idx])):
@@ -707,7 +769,9 @@ def run(args: argparse.Namespace) -> int:
                 oof_no_flip[t, vb] = (
                     predict(tail, cache, vb, flips=False) if cache.flips else oof_tails[t, vb]
                 )
-            oof[vb] = oof_tails[:, vb].mean(0)
+            if args.deep_nets:
+                oof_deep[:, vb] = deep_nets(fa, vb)[1]
+            oof[vb] = combined(oof_tails[:, vb].mean(0), oof_deep[:, vb])
             fold_acc.append(
                 {
                     "all": accuracy(oof[vb], y[vb]),
@@ -725,7 +789,11 @@ def run(args: argparse.Namespace) -> int:
     test_no_flip = (
         np.stack([predict(t, cache, te_idx, flips=False) for t in tails]) if cache.flips else test_tails
     )
-    test_logits = test_tails.mean(0)
+    deep_final: list[Any] = []
+    test_deep = np.zeros((0, len(te_idx), len(classes)), dtype=np.float32)
+    if args.deep_nets:
+        deep_final, test_deep = deep_nets(fit_idx, te_idx)
+    test_logits = combined(test_tails.mean(0), test_deep)
 
     # Temperature: out-of-fold logits. Threshold: ALL held-out-seller predictions pooled (out-of-fold
     # of TRAIN + TEST by the TRAIN model): out-of-fold alone tops out near 98.5 % precision (a few
@@ -768,6 +836,26 @@ def run(args: argparse.Namespace) -> int:
         "test_main10_other_sellers": accuracy(test_logits, yt, m10 & (te_groups != largest)),
         "test_main10_seller_macro": float(np.nanmean(seller_acc)),
         "test_top3_all": float(np.mean([yt[i] in np.argsort(-test_logits[i])[:3] for i in range(len(yt))])),
+        "deep_nets": [
+            {
+                "seed": args.seed + k,
+                "epochs": args.deep_epochs,
+                "lr": args.deep_lr,
+                "cv_main10": accuracy(oof_deep[k, tr_idx], y[tr_idx], main_mask[tr_idx])
+                if args.folds > 1
+                else None,
+                "test_main10": accuracy(test_deep[k], yt, m10),
+                "test_main10_other_sellers": accuracy(test_deep[k], yt, m10 & (te_groups != largest)),
+            }
+            for k in range(args.deep_nets)
+        ],
+        # the tails alone (the whole model when there are no deep nets)
+        "tails_only": {
+            "cv_main10": accuracy(oof_tails.mean(0)[tr_idx], y[tr_idx], main_mask[tr_idx])
+            if args.folds > 1
+            else None,
+            "test_main10": accuracy(test_tails.mean(0), yt, m10),
+        },
         "tails": [
             {
                 "recipe": r,
@@ -825,17 +913,31 @@ def run(args: argparse.Namespace) -> int:
         metrics["threshold_test"]["precision"],
     )
 
-    final_tails = tails
+    final_tails, final_deep = tails, deep_final
     if args.final_on_all:
         log.info("refit on TRAIN+TEST for the exported model")
-        final_tails = fit_tails(cache, np.nonzero(cache.ok & keep)[0], y_fit, len(classes), cut, args)
+        everything = np.nonzero(cache.ok & keep)[0]
+        final_tails = fit_tails(cache, everything, y_fit, len(classes), cut, args)
+        if args.deep_nets:
+            final_deep = deep_nets(everything, te_idx)[0]
     metrics["exported_fit_on"] = "train+test" if args.final_on_all else "train"
 
     backbone = net.load_pretrained(size=args.serve_size).eval()
-    full = Exported.build(backbone, final_tails, cut, args.serve_size, cache.flips)
+    serving_deep = [deep.Net.for_serving(m, len(classes), args.serve_size) for m in final_deep]
+    full = Exported.build(backbone, final_tails, cut, args.serve_size, cache.flips, serving_deep)
     args.out.mkdir(parents=True, exist_ok=True)
     onnx_path = args.out / f"clothing-{args.version}.onnx"
-    export_full(full, onnx_path, samples, args.data, cache, args.serve_size)
+    export_full(full, onnx_path, samples, args.data, cache, args.serve_size, args.fp16_weights)
+    # the file itself on TEST (serving path: decode + preprocess + ONNX Runtime), so what ships is
+    # what is reported, float16 weights included
+    onnx_test = onnx_logits(onnx_path, [samples[i] for i in te_idx], args.data, args.serve_size)
+    metrics["onnx_test_main10"] = accuracy(onnx_test, yt, m10)
+    metrics["onnx_test_all"] = accuracy(onnx_test, yt)
+    agree = onnx_test.argmax(1) == test_logits.argmax(1)
+    metrics["onnx_vs_training_argmax_agreement"] = float(agree.mean())
+    log.info("ONNX file on TEST: main10 %.4f, all %.4f, argmax agreement with training %.4f",
+             metrics["onnx_test_main10"], metrics["onnx_test_all"],
+             metrics["onnx_vs_training_argmax_agreement"])
     sha = hashlib.sha256(onnx_path.read_bytes()).hexdigest()
     meta = {
         "name": MODEL_NAME,
@@ -888,6 +990,14 @@ def run(args: argparse.Namespace) -> int:
             "serve_size": args.serve_size,
             "epochs": args.epochs,
             "tails": recipes,
+            "deep_nets": args.deep_nets,
+            "deep_recipe": {k: v for k, v in deep.Hyper(epochs=args.deep_epochs, lr=args.deep_lr,
+                            label_smoothing=args.label_smoothing).key().items() if k != "seed"}
+            if args.deep_nets
+            else None,
+            "weights": "float16 storage, cast to float32 when the session loads"
+            if args.fp16_weights
+            else "float32",
             "test_time_flips": cache.flips,
             "label_smoothing": args.label_smoothing,
             "label_fixes": metrics["label_fixes"],
@@ -906,6 +1016,8 @@ def run(args: argparse.Namespace) -> int:
             y_oof=y[tr_idx],
             oof_tails=oof_tails[:, tr_idx],
             oof_no_flip=oof_no_flip[:, tr_idx],
+            oof_deep=oof_deep[:, tr_idx],
+            test_deep=test_deep,
             test_no_flip=test_no_flip,
             test_tails=test_tails,
             test=test_logits,
@@ -964,10 +1076,97 @@ def _cached(
     return acts, ok
 
 
+def fit_deep(
+    pool: deep.Pool,
+    samples: Sequence[Sample],
+    fit_idx: I64,
+    y_fit: I64,
+    score_idx: I64,
+    n_classes: int,
+    hp: deep.Hyper,
+    args: argparse.Namespace,
+) -> tuple[Any, F32]:
+    """One deep net fitted on ``fit_idx`` and its logits on ``score_idx`` (serving views at
+    ``--serve-size``), kept in ``--cache-dir`` under a digest of everything they depend on."""
+    import torch
+
+    key = [
+        "deep",
+        [samples[i].image for i in fit_idx],
+        y_fit[fit_idx].tolist(),
+        [samples[i].image for i in score_idx],
+        hp.key(),
+        args.serve_size,
+        deep.POOL_SHORT,
+        pp.params(pp.TRAIN_SIZE),
+        pp.params(args.serve_size),
+    ]
+    base = args.cache_dir / f"deep-{hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]}"
+    npz, pt = base.with_suffix(".npz"), base.with_suffix(".pt")
+    if npz.exists() and pt.exists():
+        log.info("using cached deep net %s", base)
+        model = deep.Net.build(n_classes, hp.from_block)
+        model.load_state_dict(torch.load(pt, map_location="cpu", weights_only=True))
+        return model.eval(), np.load(npz)["logits"]
+    model, _ = deep.fit_net(pool, fit_idx, y_fit, n_classes, hp)
+    logits = deep.predict(model, pool, score_idx, args.serve_size, n_classes)
+    torch.save(model.state_dict(), pt)
+    np.savez(npz, logits=logits, images=np.array([samples[i].image for i in score_idx]))
+    return model, logits
+
+
+def onnx_logits(path: Path, samples: Sequence[Sample], data: Path, size: int) -> F32:
+    """The exported file's logits for ``samples``, through the serving preprocessing."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    out = []
+    for s in range(0, len(samples), 16):
+        batch = samples[s : s + 16]
+        x = np.stack([serving_input((data / "images" / f"{b.image}.jpg").read_bytes(), size) for b in batch])
+        out.append(sess.run(None, {"views": x})[0])
+    return np.concatenate(out).astype(np.float32)
+
+
+def store_fp16(path: Path) -> int:
+    """Rewrite the ONNX file with its float32 weights stored as float16, each cast back to
+    float32 by a ``Cast`` node (ONNX Runtime folds those when the session loads, so it computes
+    in float32 as before). Returns how many weights were converted."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    inits, casts = [], []
+    for init in graph.initializer:
+        arr = numpy_helper.to_array(init)
+        if init.data_type != TensorProto.FLOAT or arr.size < 16 or np.abs(arr).max() > 6e4:
+            inits.append(init)
+            continue
+        half = numpy_helper.from_array(arr.astype(np.float16), f"{init.name}__fp16")
+        inits.append(half)
+        casts.append(helper.make_node("Cast", [half.name], [init.name], to=TensorProto.FLOAT))
+    del graph.initializer[:]
+    graph.initializer.extend(inits)
+    nodes = list(graph.node)
+    del graph.node[:]
+    graph.node.extend([*casts, *nodes])
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return len(casts)
+
+
 def export_full(
-    full: Any, path: Path, samples: Sequence[Sample], data: Path, cache: Cache, size: int
+    full: Any,
+    path: Path,
+    samples: Sequence[Sample],
+    data: Path,
+    cache: Cache,
+    size: int,
+    fp16_weights: bool = False,
 ) -> None:
-    """Export and check ONNX Runtime against torch on a few real photos."""
+    """Export and check ONNX Runtime against torch on a few real photos (with ``fp16_weights``,
+    before and after the weights are stored as float16)."""
     import onnxruntime as ort
     import torch
 
@@ -996,6 +1195,14 @@ def export_full(
     log.info("ONNX vs torch max |Δlogit| = %.2e", err)
     if err > 1e-3:
         raise RuntimeError(f"exported ONNX disagrees with torch: max |Δlogit| = {err}")
+    if fp16_weights:
+        converted = store_fp16(path)
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        (got,) = sess.run(None, {"views": xc.numpy()})
+        err = float(np.abs(got - expected).max())
+        log.info("float16 weights (%d tensors): ONNX vs torch max |Δlogit| = %.2e", converted, err)
+        if err > 5e-2 or (got.argmax(1) != expected.argmax(1)).any():
+            raise RuntimeError(f"float16 weights change the logits too much: max |Δlogit| = {err}")
 
 
 if __name__ == "__main__":
