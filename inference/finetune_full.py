@@ -22,6 +22,7 @@ Steps (scratch data in ``--work``, default /tmp/ft)::
     python -m inference.finetune_full fit --fold -1      # all TRAIN -> TEST, scored once
     python -m inference.finetune_full shipped-fold --fold 0   # the shipped recipe on that fold
     python -m inference.finetune_full cv --names shipped from0  # 5 folds of each, and their mean
+    python -m inference.finetune_full adopt --name from0   # file the fits in train's cache
 """
 
 from __future__ import annotations
@@ -279,9 +280,44 @@ def cv(args: argparse.Namespace) -> None:
               f" at precision {cov['precision']:.2%}")
 
 
+def adopt(args: argparse.Namespace) -> None:
+    """File the probe's fits of run ``--name`` (the 5 folds and TRAIN -> TEST) in the training
+    command's cache (``--cache-dir``), under the keys ``inference.train --deep-nets`` looks for,
+    so that it reuses them instead of fitting the same networks again (~2 h here). Refuses when a
+    fold's photos, or the photos a file scores, are not the ones the training command would use;
+    the recipe in the key is the one each run recorded, so a different recipe is simply a miss."""
+    import shutil
+
+    defaults = argparse.ArgumentParser()
+    tr.add_arguments(defaults)
+    targs = defaults.parse_args(["--data", str(args.data), "--cache-dir", str(args.cache_dir)])
+    samples, _, y = setup(args.data)
+    pool = Pool(args.work, samples)
+    cache = tr.load_or_extract(samples, targs, tr.N_BLOCKS - targs.train_blocks)
+    ok = cache.ok & pool.ok
+    for fold in (0, 1, 2, 3, 4, -1):
+        fit_idx, eval_idx, tag = split(samples, ok, fold)
+        probe_fit, probe_eval, _ = split(samples, pool.ok, fold)
+        if not (np.array_equal(fit_idx, probe_fit) and np.array_equal(eval_idx, probe_eval)):
+            raise SystemExit(f"{tag}: the probe fitted or scored other photos than training would")
+        run = np.load(args.work / f"logits-{tag}-{args.name}.npz", allow_pickle=True)
+        if list(run["images"]) != [samples[i].image for i in eval_idx]:
+            raise SystemExit(f"{tag}: the logits file scores other photos")
+        recorded = json.loads((args.work / f"result-{tag}-{args.name}.json").read_text())["args"]
+        hp = Hyper(epochs=int(recorded["epochs"]), batch=int(recorded["batch"]),
+                   lr=float(recorded["lr"]), fc_mult=float(recorded["fc_mult"]),
+                   warmup=float(recorded["warmup"]), weight_decay=float(recorded["weight_decay"]),
+                   label_smoothing=float(recorded["label_smoothing"]),
+                   from_block=int(recorded["from_block"]), seed=int(recorded["seed"]))
+        base = tr.deep_cache(samples, fit_idx, y, eval_idx, hp, targs)
+        np.savez(base.with_suffix(".npz"), logits=run[f"logits{targs.serve_size}"], images=run["images"])
+        shutil.copyfile(args.work / f"state-{tag}-{args.name}.pt", base.with_suffix(".pt"))
+        log.info("%s-%s -> %s (%s)", tag, args.name, base.name, hp)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m inference.finetune_full", description=__doc__)
-    parser.add_argument("step", choices=["decode", "speed", "fit", "shipped-fold", "ensemble", "cv"])
+    parser.add_argument("step", choices=["decode", "speed", "fit", "shipped-fold", "ensemble", "cv", "adopt"])
     parser.add_argument("logits", type=Path, nargs="*", help="ensemble: logits-*.npz files to average")
     parser.add_argument("--data", type=Path, default=Path("/work/shared/data/clothing"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/ft"))  # noqa: S108
@@ -301,10 +337,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--names", nargs="+", default=["shipped", "from0"], help="cv: runs to pool")
+    parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/hanger-cache"),  # noqa: S108
+                        help="adopt: the training command's --cache-dir")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     {"decode": decode, "speed": speed, "fit": fit, "shipped-fold": shipped_fold,
-     "ensemble": ensemble, "cv": cv}[args.step](args)
+     "ensemble": ensemble, "cv": cv, "adopt": adopt}[args.step](args)
     return 0
 
 

@@ -1087,21 +1087,10 @@ def fit_deep(
     args: argparse.Namespace,
 ) -> tuple[Any, F32]:
     """One deep net fitted on ``fit_idx`` and its logits on ``score_idx`` (serving views at
-    ``--serve-size``), kept in ``--cache-dir`` under a digest of everything they depend on."""
+    ``--serve-size``), kept in ``--cache-dir`` (:func:`deep_cache`)."""
     import torch
 
-    key = [
-        "deep",
-        [samples[i].image for i in fit_idx],
-        y_fit[fit_idx].tolist(),
-        [samples[i].image for i in score_idx],
-        hp.key(),
-        args.serve_size,
-        deep.POOL_SHORT,
-        pp.params(pp.TRAIN_SIZE),
-        pp.params(args.serve_size),
-    ]
-    base = args.cache_dir / f"deep-{hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]}"
+    base = deep_cache(samples, fit_idx, y_fit, score_idx, hp, args)
     npz, pt = base.with_suffix(".npz"), base.with_suffix(".pt")
     if npz.exists() and pt.exists():
         log.info("using cached deep net %s", base)
@@ -1113,6 +1102,31 @@ def fit_deep(
     torch.save(model.state_dict(), pt)
     np.savez(npz, logits=logits, images=np.array([samples[i].image for i in score_idx]))
     return model, logits
+
+
+def deep_cache(
+    samples: Sequence[Sample],
+    fit_idx: I64,
+    y_fit: I64,
+    score_idx: I64,
+    hp: deep.Hyper,
+    args: argparse.Namespace,
+) -> Path:
+    """``--cache-dir``/deep-<digest> (.pt: the weights, .npz: the logits on ``score_idx``), the
+    digest of everything the fit and the scores depend on."""
+    key = [
+        "deep",
+        [samples[i].image for i in fit_idx],
+        y_fit[fit_idx].tolist(),
+        [samples[i].image for i in score_idx],
+        hp.key(),
+        args.serve_size,
+        deep.POOL_SHORT,
+        pp.params(pp.TRAIN_SIZE),
+        pp.params(args.serve_size),
+    ]
+    digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
+    return Path(args.cache_dir) / f"deep-{digest}"
 
 
 def onnx_logits(path: Path, samples: Sequence[Sample], data: Path, size: int) -> F32:
