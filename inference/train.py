@@ -46,6 +46,7 @@ import logging
 import math
 import random
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -175,14 +176,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0,
         help="also train this many whole networks (every block, fresh augmentation each epoch: "
         "inference.deep, seed + k) and average them with the tails in the graph: exported logits = "
-        "(mean of the tails + mean of the deep nets) / 2. Needs --cache-dir (the photos are decoded "
-        "there once, ~4.4 GB); ~20 min per network and fold on 2 CPU cores",
+        "(mean of the tails + mean of the deep nets) / 2. The photos are decoded once into "
+        "--cache-dir (default with deep nets: $TMPDIR/hanger-train-cache; ~4.4 GB) and each fit is "
+        "kept there; ~20 min per network and fold on 2 CPU cores",
     )
     parser.add_argument("--deep-epochs", type=int, default=8, help="epochs of each deep net")
     parser.add_argument("--deep-lr", type=float, default=3e-4, help="learning rate of the deep nets")
     parser.add_argument(
         "--fp16-weights",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=False,
         help="store the graph's weights as float16 (cast back to float32 when the session loads: "
         "the same arithmetic, half the file)",
     )
@@ -699,8 +702,9 @@ def run(args: argparse.Namespace) -> int:
     cache = load_or_extract(samples, args, cut)
     pool: deep.Pool | None = None
     if args.deep_nets > 0:
-        if args.cache_dir is None:
-            raise SystemExit("--deep-nets needs --cache-dir: the photos are decoded there once")
+        if args.cache_dir is None:  # the photos are decoded there once (~4.4 GB)
+            args.cache_dir = Path(tempfile.gettempdir()) / "hanger-train-cache"
+            log.info("--deep-nets: caching the decoded photos and the fits in %s", args.cache_dir)
         if args.serve_size not in deep.SERVE_SIZES:
             raise SystemExit(f"--deep-nets serves at {deep.SERVE_SIZES} px, not {args.serve_size}")
         pool = deep.Pool.ensure(samples, args.data, args.cache_dir / "pool")
@@ -979,6 +983,8 @@ def run(args: argparse.Namespace) -> int:
                 "test_top3_all",
                 "ece_test_raw",
                 "ece_test_calibrated",
+                "onnx_test_main10",
+                "onnx_test_all",
             )
         },
         "training": {
