@@ -300,6 +300,9 @@ def adopt(args: argparse.Namespace) -> None:
         probe_fit, probe_eval, _ = split(samples, pool.ok, fold)
         if not (np.array_equal(fit_idx, probe_fit) and np.array_equal(eval_idx, probe_eval)):
             raise SystemExit(f"{tag}: the probe fitted or scored other photos than training would")
+        if not (args.work / f"result-{tag}-{args.name}.json").exists():
+            log.info("%s-%s: not fitted by the probe, training will fit it", tag, args.name)
+            continue
         run = np.load(args.work / f"logits-{tag}-{args.name}.npz", allow_pickle=True)
         if list(run["images"]) != [samples[i].image for i in eval_idx]:
             raise SystemExit(f"{tag}: the logits file scores other photos")
