@@ -23,6 +23,8 @@ Steps (scratch data in ``--work``, default /tmp/ft)::
     python -m inference.finetune_full shipped-fold --fold 0   # the shipped recipe on that fold
     python -m inference.finetune_full cv --names shipped from0  # 5 folds of each, and their mean
     python -m inference.finetune_full adopt --name from0   # file the fits in train's cache
+    python -m inference.finetune_full split-train          # a training run's out-of-fold logits
+    python -m inference.finetune_full cv --names train_tails train_deep   # ... per fold
 """
 
 from __future__ import annotations
@@ -318,9 +320,38 @@ def adopt(args: argparse.Namespace) -> None:
         log.info("%s-%s -> %s (%s)", tag, args.name, base.name, hp)
 
 
+def split_train(args: argparse.Namespace) -> None:
+    """Write the out-of-fold logits a training run saved (``--cache-dir``/logits-<version>.npz,
+    ``--version``) as per-fold files ``logits-fold{k}-train_tails.npz`` / ``-train_deep.npz`` for
+    :func:`cv`, and compare them with the probe's own files of run ``--name`` where those exist."""
+    defaults = argparse.ArgumentParser()
+    tr.add_arguments(defaults)
+    targs = defaults.parse_args(["--data", str(args.data), "--cache-dir", str(args.cache_dir)])
+    z = np.load(args.cache_dir / f"logits-{args.version}.npz")
+    samples, classes, y = setup(args.data)
+    pool = Pool(args.work, samples)
+    ok = tr.load_or_extract(samples, targs, tr.N_BLOCKS - targs.train_blocks).ok & pool.ok
+    tr_idx, _, _ = split(samples, ok, -1)
+    if not np.array_equal(z["y_oof"], y[tr_idx]):
+        raise SystemExit("the training run scored other photos")
+    pos = {int(i): k for k, i in enumerate(tr_idx)}
+    for fold in range(5):
+        _, ev, tag = split(samples, ok, fold)
+        rows = [pos[int(i)] for i in ev]
+        parts = {"train_tails": z["oof_tails"][:, rows].mean(0), "train_deep": z["oof_deep"][:, rows].mean(0)}
+        for name, logits in parts.items():
+            save_logits(args.work, f"{tag}-{name}", ev, y, samples, classes, logits256=logits)
+        for mine, probe in (("train_tails", "shipped"), ("train_deep", args.name)):
+            path = args.work / f"logits-{tag}-{probe}.npz"
+            if path.exists():
+                diff = float(np.abs(np.load(path)["logits256"] - parts[mine]).max())
+                print(f"{tag}: {mine} vs the probe's {probe}: max |diff| {diff:.3g}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m inference.finetune_full", description=__doc__)
-    parser.add_argument("step", choices=["decode", "speed", "fit", "shipped-fold", "ensemble", "cv", "adopt"])
+    steps = ["decode", "speed", "fit", "shipped-fold", "ensemble", "cv", "adopt", "split-train"]
+    parser.add_argument("step", choices=steps)
     parser.add_argument("logits", type=Path, nargs="*", help="ensemble: logits-*.npz files to average")
     parser.add_argument("--data", type=Path, default=Path("/work/shared/data/clothing"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/ft"))  # noqa: S108
@@ -341,11 +372,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--names", nargs="+", default=["shipped", "from0"], help="cv: runs to pool")
     parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/hanger-cache"),  # noqa: S108
-                        help="adopt: the training command's --cache-dir")
+                        help="adopt, split-train: the training command's --cache-dir")
+    parser.add_argument("--version", default="1.3.0", help="split-train: the training run's version")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     {"decode": decode, "speed": speed, "fit": fit, "shipped-fold": shipped_fold,
-     "ensemble": ensemble, "cv": cv, "adopt": adopt}[args.step](args)
+     "ensemble": ensemble, "cv": cv, "adopt": adopt,
+     "split-train": split_train}[args.step](args)
     return 0
 
 

@@ -25,12 +25,16 @@ Pipeline (every number is measured on sellers the model never saw):
 4. Head: the last ``--train-blocks`` MBConv blocks, the 1280-channel head conv and a linear
    classifier are fine-tuned on the cached activations (``--train-blocks 0`` = linear probe).
    ``--tails`` trains several such tails (seeds / recipes) whose logits the graph averages.
+   ``--deep-nets`` (default 1) also trains whole networks, every block, with fresh augmentation
+   each epoch (:mod:`inference.deep`); the graph outputs the mean of the tails' logits and the
+   networks' logits. Out-of-fold and TEST logits are those same means.
 5. Calibration: temperature scaling fitted on the out-of-fold logits; the auto-approve threshold is
    the lowest calibrated confidence at which >= 99 % of the photos at or above it are correct, on
    all held-out-seller predictions pooled (out-of-fold TRAIN + TEST).
-6. Export: backbone + fine-tuned tail + classifier + averaging of the views' logits, as one ONNX
-   graph ``(N, 2, 3, S, S) -> logits (N, C)`` (S = ``--serve-size``); checked against torch after
-   export.
+6. Export: backbone + fine-tuned tails + whole networks + averaging of the views' logits, as one
+   ONNX graph ``(N, 2, 3, S, S) -> logits (N, C)`` (S = ``--serve-size``), weights stored as
+   float16 (``--fp16-weights``); checked against torch after export, then the file itself is
+   scored on TEST through the serving path.
 """
 
 from __future__ import annotations
@@ -132,7 +136,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data/clothing"))
     parser.add_argument("--out", type=Path, default=Path("inference/models"))
     parser.add_argument("--docs", type=Path, default=Path("docs/model"), help="model card + plots")
-    parser.add_argument("--version", default="1.2.0")
+    parser.add_argument("--version", default="1.3.0")
     parser.add_argument("--train-blocks", type=int, default=2, help="MBConv blocks fine-tuned (0-7)")
     parser.add_argument("--aug-views", type=int, default=3, help="augmented views per photo")
     parser.add_argument("--serve-size", type=int, default=pp.IMAGE_SIZE,
@@ -173,7 +177,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--deep-nets",
         type=int,
-        default=0,
+        default=1,  # the shipped model (docs/model/EXPERIMENTS.md #17); 0 = the tails alone (1.2.0)
         help="also train this many whole networks (every block, fresh augmentation each epoch: "
         "inference.deep, seed + k) and average them with the tails in the graph: exported logits = "
         "(mean of the tails + mean of the deep nets) / 2. The photos are decoded once into "
@@ -185,7 +189,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fp16-weights",
         action=argparse.BooleanOptionalAction,
-        default=False,
+        default=True,
         help="store the graph's weights as float16 (cast back to float32 when the session loads: "
         "the same arithmetic, half the file)",
     )
