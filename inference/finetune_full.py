@@ -205,6 +205,20 @@ def fit(args: argparse.Namespace) -> None:
     log.info("done %s in %.0fs", tag, result["wall_seconds"])
 
 
+def train_defaults(data: Path, cache_dir: Path) -> argparse.Namespace:
+    """``inference.train``'s arguments at their defaults (the shipped recipe)."""
+    defaults = argparse.ArgumentParser()
+    tr.add_arguments(defaults)
+    return defaults.parse_args(["--data", str(data), "--cache-dir", str(cache_dir)])
+
+
+def training_photos(samples: list[tr.Sample], targs: argparse.Namespace, work: Path) -> npt.NDArray[np.bool_]:
+    """The photos a training run with ``targs`` uses: readable both in its activation cache and in
+    the decoded pool (``inference.train`` drops the others the same way)."""
+    cache = tr.load_or_extract(samples, targs, tr.N_BLOCKS - targs.train_blocks)
+    return cache.ok & Pool(work, samples).ok
+
+
 def shipped_fold(args: argparse.Namespace) -> None:
     """The shipped recipe (``inference.train`` defaults: 2 tails on cached activations, 256 px
     serving views) on CV fold ``--fold`` of TRAIN: its logits, for :func:`ensemble` with a probe.
@@ -213,9 +227,7 @@ def shipped_fold(args: argparse.Namespace) -> None:
 
     import torch
 
-    defaults = argparse.ArgumentParser()
-    tr.add_arguments(defaults)
-    targs = defaults.parse_args(["--data", str(args.data), "--cache-dir", str(args.work / "cache")])
+    targs = train_defaults(args.data, args.work / "cache")
     torch.set_num_threads(targs.threads)
     random.seed(targs.seed)
     samples, classes, y = setup(args.data)
@@ -290,16 +302,13 @@ def adopt(args: argparse.Namespace) -> None:
     the recipe in the key is the one each run recorded, so a different recipe is simply a miss."""
     import shutil
 
-    defaults = argparse.ArgumentParser()
-    tr.add_arguments(defaults)
-    targs = defaults.parse_args(["--data", str(args.data), "--cache-dir", str(args.cache_dir)])
+    targs = train_defaults(args.data, args.cache_dir)
     samples, _, y = setup(args.data)
-    pool = Pool(args.work, samples)
-    cache = tr.load_or_extract(samples, targs, tr.N_BLOCKS - targs.train_blocks)
-    ok = cache.ok & pool.ok
+    ok = training_photos(samples, targs, args.work)
+    probe_ok = Pool(args.work, samples).ok  # what the probe's fits were split from
     for fold in (0, 1, 2, 3, 4, -1):
         fit_idx, eval_idx, tag = split(samples, ok, fold)
-        probe_fit, probe_eval, _ = split(samples, pool.ok, fold)
+        probe_fit, probe_eval, _ = split(samples, probe_ok, fold)
         if not (np.array_equal(fit_idx, probe_fit) and np.array_equal(eval_idx, probe_eval)):
             raise SystemExit(f"{tag}: the probe fitted or scored other photos than training would")
         if not (args.work / f"result-{tag}-{args.name}.json").exists():
@@ -324,13 +333,10 @@ def split_train(args: argparse.Namespace) -> None:
     """Write the out-of-fold logits a training run saved (``--cache-dir``/logits-<version>.npz,
     ``--version``) as per-fold files ``logits-fold{k}-train_tails.npz`` / ``-train_deep.npz`` for
     :func:`cv`, and compare them with the probe's own files of run ``--name`` where those exist."""
-    defaults = argparse.ArgumentParser()
-    tr.add_arguments(defaults)
-    targs = defaults.parse_args(["--data", str(args.data), "--cache-dir", str(args.cache_dir)])
+    targs = train_defaults(args.data, args.cache_dir)
     z = np.load(args.cache_dir / f"logits-{args.version}.npz")
     samples, classes, y = setup(args.data)
-    pool = Pool(args.work, samples)
-    ok = tr.load_or_extract(samples, targs, tr.N_BLOCKS - targs.train_blocks).ok & pool.ok
+    ok = training_photos(samples, targs, args.work)
     tr_idx, _, _ = split(samples, ok, -1)
     if not np.array_equal(z["y_oof"], y[tr_idx]):
         raise SystemExit("the training run scored other photos")

@@ -751,8 +751,7 @@ def run(args: argparse.Namespace) -> int:
         assert pool is not None
         nets, logits = [], []
         for k in range(args.deep_nets):
-            hp = deep.Hyper(epochs=args.deep_epochs, lr=args.deep_lr, seed=args.seed + k,
-                            label_smoothing=args.label_smoothing)
+            hp = deep_recipe(args, args.seed + k)
             log.info(" deep net %d/%d: %s", k + 1, args.deep_nets, hp)
             model, lg = fit_deep(pool, samples, fit_on, y_fit, score, len(classes), hp, args)
             nets.append(model)
@@ -1001,8 +1000,7 @@ def run(args: argparse.Namespace) -> int:
             "epochs": args.epochs,
             "tails": recipes,
             "deep_nets": args.deep_nets,
-            "deep_recipe": {k: v for k, v in deep.Hyper(epochs=args.deep_epochs, lr=args.deep_lr,
-                            label_smoothing=args.label_smoothing).key().items() if k != "seed"}
+            "deep_recipe": {k: v for k, v in deep_recipe(args).key().items() if k != "seed"}
             if args.deep_nets
             else None,
             "weights": "float16 storage, cast to float32 when the session loads"
@@ -1084,6 +1082,14 @@ def _cached(
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, acts=acts, ok=ok)
     return acts, ok
+
+
+def deep_recipe(args: argparse.Namespace, seed: int = 0) -> deep.Hyper:
+    """The recipe of the deep nets (``--deep-*``, ``--label-smoothing``): what is fitted and what
+    the model card says."""
+    return deep.Hyper(
+        epochs=args.deep_epochs, lr=args.deep_lr, seed=seed, label_smoothing=args.label_smoothing
+    )
 
 
 def fit_deep(
