@@ -83,7 +83,8 @@ class Settings(BaseSettings):
         "parallel; ORT releases the GIL). workers × threads ≈ cores is the sweet spot.",
     )
     auto_approve_threshold: float | None = Field(
-        default=None, ge=0.0, le=1.0, description="Override the model card's ≥99 % threshold."
+        default=None, ge=0.0, le=1.0, description="Override the model card's ≥99 % threshold; 1 turns "
+        "auto-approval off."
     )
     image_root: Path = Field(
         default=Path("."), description="file:// image URIs must resolve inside this folder."

@@ -639,11 +639,15 @@ def precision_threshold(
     conf = probs.max(1)
     correct = (probs.argmax(1) == y).astype(np.float64)
     order = np.argsort(-conf, kind="stable")
+    ranked = conf[order]
     prec = np.cumsum(correct[order]) / np.arange(1, len(order) + 1)
-    ok = np.nonzero((prec >= target) & (np.arange(1, len(order) + 1) >= min_selected))[0]
+    # Serving approves every photo at or above t, so a cut inside a run of equal confidences
+    # (saturated softmax outputs are exactly 1.0) would promise the precision of part of the run.
+    run_end = np.append(ranked[:-1] > ranked[1:], True)
+    ok = np.nonzero(run_end & (prec >= target) & (np.arange(1, len(order) + 1) >= min_selected))[0]
     if not len(ok):
         return 1.0
-    return float(conf[order][ok[-1]])
+    return float(ranked[ok[-1]])
 
 
 def coverage_at(probs: F32, y: I64, threshold: float) -> dict[str, float]:

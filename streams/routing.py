@@ -2,7 +2,9 @@
 
 A submission is ``auto_approved`` only when the calibrated confidence reaches the model card's
 ≥ 99 %-precision threshold *and* the prediction agrees with the seller's own category (same leaf,
-or the seller declared the parent). Everything else goes to an MD with the reasons spelled out, so
+or the seller declared the parent). A threshold of 1 approves nothing: it is what training writes
+when no confidence reaches 99 % precision, and a float32 confidence of exactly 1.0 is a rounded,
+saturated softmax, not certainty. Everything else goes to an MD with the reasons spelled out, so
 an MD sees why it is on their queue.
 """
 
@@ -52,7 +54,7 @@ def decide(
         mismatch, low = False, False
     else:
         mismatch = not unmapped and not agrees(taxonomy, classification.taxonomy_id, declared)
-        low = classification.confidence < threshold
+        low = threshold >= 1.0 or classification.confidence < threshold
         if low:
             reasons.append("low_confidence")
         if mismatch:

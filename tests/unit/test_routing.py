@@ -27,6 +27,14 @@ def test_low_confidence_goes_to_an_md() -> None:
     assert d.flags.low_confidence and not d.flags.category_mismatch
 
 
+def test_threshold_one_approves_nothing_not_even_a_saturated_confidence() -> None:
+    # training writes 1.0 when no confidence reaches 99 % precision; float32 softmax says 1.0
+    d = decide(submission(declared="T101"), classification("T101", 1.0), taxonomy=TAX,
+               threshold=1.0)
+    assert d.route_kind == RouteKind.NEEDS_MD
+    assert d.reasons == ("low_confidence",)
+
+
 def test_mismatch_with_the_seller_goes_to_an_md_even_when_confident() -> None:
     d = decide(submission(declared="T203"), classification("T202", 0.999), taxonomy=TAX,
                threshold=0.9)
