@@ -93,6 +93,26 @@ def pick_images(folder: Path | None, scratch: Path) -> dict[str, Path]:
     return _draw_images(scratch, wanted)
 
 
+# Flat-lay silhouettes (polygons on a 320×400 canvas) per wanted label, so a demo without photos
+# still shows garments of different shapes rather than one picture nine times.
+_SHAPES: dict[str, tuple[tuple[tuple[int, int], ...], ...]] = {
+    "T-Shirt": (((110, 60), (210, 60), (290, 120), (255, 165), (225, 140), (225, 340), (95, 340),
+                 (95, 140), (65, 165), (30, 120)),),
+    "Longsleeve": (((110, 60), (210, 60), (300, 300), (265, 310), (225, 160), (225, 340),
+                    (95, 340), (95, 160), (55, 310), (20, 300)),),
+    "Shirt": (((120, 55), (160, 80), (200, 55), (290, 280), (260, 290), (225, 170), (225, 345),
+               (95, 345), (95, 170), (60, 290), (30, 280)),),
+    "Outwear": (((115, 40), (205, 40), (300, 320), (262, 330), (230, 170), (235, 385), (85, 385),
+                 (90, 170), (58, 330), (20, 320)),),
+    "Dress": (((125, 30), (195, 30), (205, 140), (270, 380), (50, 380), (115, 140)),),
+    "Pants": (((90, 30), (230, 30), (250, 380), (180, 380), (160, 140), (140, 380), (70, 380)),),
+    "Shorts": (((80, 120), (240, 120), (265, 290), (180, 300), (160, 200), (140, 300), (55, 290)),),
+    "Shoes": (((40, 250), (150, 235), (200, 190), (250, 190), (285, 250), (285, 290), (40, 290)),),
+    "Hat": (((90, 230), (100, 150), (160, 115), (220, 150), (230, 230)),
+            ((60, 230), (300, 230), (300, 255), (60, 255))),
+}
+
+
 def _draw_images(scratch: Path, labels: list[str]) -> dict[str, Path]:
     from PIL import Image, ImageDraw
 
@@ -102,8 +122,8 @@ def _draw_images(scratch: Path, labels: list[str]) -> dict[str, Path]:
         img = Image.new("RGB", (320, 400), (245, 245, 240))
         draw = ImageDraw.Draw(img)
         colour = (40 + 20 * i, 90, 160 - 10 * i)
-        draw.rectangle((90, 60, 230, 330), fill=colour)
-        draw.rectangle((40, 60, 280, 130), fill=colour)
+        for polygon in _SHAPES.get(label, _SHAPES["T-Shirt"]):
+            draw.polygon(polygon, fill=colour)
         path = scratch / f"{label}.png"
         img.save(path)
         out[label] = path
