@@ -57,11 +57,16 @@ class _ClassInfo:
 
 
 def default_model_path() -> Path:
-    """The committed model: the highest version of ``inference/models/clothing-<version>.onnx``."""
-    candidates = sorted(MODELS_DIR.glob("clothing-*.onnx"), key=lambda p: _version_key(p.stem))
+    """The committed model: the highest version of ``inference/models/clothing-<version>.onnx``
+    (never a variant such as ``clothing-<version>-int8.onnx``: those are chosen explicitly)."""
+    candidates = sorted((p for p in MODELS_DIR.glob("clothing-*.onnx") if _RELEASE.fullmatch(p.stem)),
+                        key=lambda p: _version_key(p.stem))
     if not candidates:
         raise ConfigError("no_model", f"no clothing-*.onnx model in {MODELS_DIR}")
     return candidates[-1]
+
+
+_RELEASE = re.compile(r"clothing-\d+(?:\.\d+)*")
 
 
 def _version_key(stem: str) -> tuple[int, ...]:

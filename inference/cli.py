@@ -1,4 +1,5 @@
-"""``hanger classify IMAGE...``, ``hanger model train``, ``hanger model info``.
+"""``hanger classify IMAGE...``, ``hanger model train``, ``hanger model quantize``,
+``hanger model info``.
 
 :func:`register` adds the subcommands to the ``hanger`` CLI's subparsers; each sets
 ``func=<handler>`` (``handler(args) -> int`` exit code) with ``parser.set_defaults``. Also runnable
@@ -34,6 +35,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
     add_arguments(train)
     train.set_defaults(func=cmd_train)
+    quantize = model_sub.add_parser(
+        "quantize", help="make the int8 variant of a model, for throughput (onnx, train extra)")
+    from inference.quantize import add_arguments as add_quantize_arguments
+
+    add_quantize_arguments(quantize)
+    quantize.set_defaults(func=cmd_quantize)
     info = model_sub.add_parser("info", help="show the committed model's metadata")
     info.add_argument("--model", type=Path, default=None)
     info.add_argument("--json", action="store_true")
@@ -104,6 +111,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         return run(args)
     except ModuleNotFoundError as exc:
         print(f"training needs the 'train' extra (pip install -e '.[train]'): {exc}", file=sys.stderr)
+        return 2
+
+
+def cmd_quantize(args: argparse.Namespace) -> int:
+    from inference.quantize import run
+
+    try:
+        return run(args)
+    except ModuleNotFoundError as exc:
+        print(f"quantizing needs the 'train' extra (pip install -e '.[train]'): {exc}", file=sys.stderr)
         return 2
 
 
