@@ -48,7 +48,16 @@ def _rows_of(bench: dict[str, Any]) -> list[dict[str, Any]]:
         return [{"case": f"full inference path (decode+preprocess+ORT), {bench['images']} photos",
                  "value": bench["full_path_img_per_s"], "unit": "img/s",
                  "baseline": f"{bench['raw_ort_img_per_s']} img/s raw ORT on decoded tensors",
-                 "ratio": bench["full_over_raw"], "goal": ""}]
+                 "ratio": bench["full_over_raw"], "goal": ""}] + ([
+                {"case": f"int8 variant ({bench['int8_variant']['model']}), raw ORT, same run",
+                 "value": bench["int8_variant"]["raw_ort_img_per_s"], "unit": "img/s",
+                 "baseline": f"{bench['raw_ort_img_per_s']} img/s full model raw ORT",
+                 "ratio": bench["int8_variant"]["raw_over_full_model_raw"], "goal": ""},
+                {"case": "int8 variant, full inference path, same run",
+                 "value": bench["int8_variant"]["full_path_img_per_s"], "unit": "img/s",
+                 "baseline": f"{bench['full_path_img_per_s']} img/s full model, full path",
+                 "ratio": bench["int8_variant"]["full_path_over_full_model_full_path"], "goal": ""},
+            ] if "int8_variant" in bench else [])
     rows = []
     for case, r in bench.items():  # bench_adapters: one entry per input kind
         if isinstance(r, dict) and "adapter_rows_per_s" in r:

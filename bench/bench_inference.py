@@ -3,7 +3,10 @@
 Both measured in one run on the same photos:
 
 - raw: ``Classifier.run`` on pre-decoded, preprocessed tensors ``(N, 2, 3, S, S)``;
-- full: ``Classifier.classify_batch`` on the encoded bytes (decode + preprocess + ORT run).
+- full: ``Classifier.classify_batch`` on the encoded bytes (decode + preprocess + ORT run);
+- when the committed model has an int8 variant that may load on this CPU
+  (``clothing-<version>-int8.onnx``, docs/model/EXPERIMENTS.md #18b): its raw ORT and full path,
+  alternating with the full model's in the same rounds.
 
 Photos come from ``../shared/data/clothing/images`` when present (the first ``n`` in the CSV),
 else generated JPEGs of a similar size. ``python -m bench.bench_inference [n] [threads]``.
@@ -23,8 +26,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from hanger.errors import ConfigError
 from inference import preprocess as pp
-from inference.classifier import Classifier
+from inference.classifier import Classifier, default_model_path
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "clothing"
 
@@ -50,18 +54,23 @@ def _photos(n: int) -> tuple[list[bytes], str]:
 
 def run(n: int = 64, threads: int | None = 2, repeats: int = 3) -> dict[str, Any]:
     clf = Classifier.load(intra_op_threads=threads)
+    variant = _variant(threads)
     photos, source = _photos(n)
     tensors = pp.stack([clf.prepare(p) for p in photos], clf.image_size)
-    clf.run(tensors[: min(8, n)])  # warm-up
+    models = [clf] if variant is None else [clf, variant]
+    for model in models:
+        model.run(tensors[: min(8, n)])  # warm-up
 
-    raw_times, full_times = [], []
+    raw_times: dict[int, list[float]] = {id(m): [] for m in models}
+    full_times: dict[int, list[float]] = {id(m): [] for m in models}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        clf.run(tensors)
-        raw_times.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        results = clf.classify_batch(photos)
-        full_times.append(time.perf_counter() - t0)
+        for model in models:
+            t0 = time.perf_counter()
+            model.run(tensors)
+            raw_times[id(model)].append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            results = model.classify_batch(photos)
+            full_times[id(model)].append(time.perf_counter() - t0)
     failed = sum(1 for r in results if isinstance(r, Exception))
 
     t0 = time.perf_counter()
@@ -69,9 +78,9 @@ def run(n: int = 64, threads: int | None = 2, repeats: int = 3) -> dict[str, Any
         clf.prepare(p)
     decode_ms = (time.perf_counter() - t0) / n * 1000
 
-    raw = n / min(raw_times)
-    full = n / min(full_times)
-    return {
+    raw = n / min(raw_times[id(clf)])
+    full = n / min(full_times[id(clf)])
+    out: dict[str, Any] = {
         "model": f"{clf.model_info.name} {clf.model_info.version}",
         "source": source,
         "images": n,
@@ -84,6 +93,28 @@ def run(n: int = 64, threads: int | None = 2, repeats: int = 3) -> dict[str, Any
         "full_over_raw": round(full / raw, 3),
         "decode_preprocess_ms_per_image": round(decode_ms, 2),
     }
+    if variant is not None:
+        variant_raw = n / min(raw_times[id(variant)])
+        variant_full = n / min(full_times[id(variant)])
+        out["int8_variant"] = {
+            "model": f"{variant.model_info.name} {variant.model_info.version}",
+            "raw_ort_img_per_s": round(variant_raw, 1),
+            "full_path_img_per_s": round(variant_full, 1),
+            "raw_over_full_model_raw": round(variant_raw / raw, 3),
+            "full_path_over_full_model_full_path": round(variant_full / full, 3),
+        }
+    return out
+
+
+def _variant(threads: int | None) -> Classifier | None:
+    path = default_model_path()
+    path = path.with_name(f"{path.stem}-int8.onnx")
+    if not path.exists():
+        return None
+    try:
+        return Classifier.load(path, intra_op_threads=threads)
+    except ConfigError:  # this CPU may not serve it (model_needs_cpu)
+        return None
 
 
 if __name__ == "__main__":

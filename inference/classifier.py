@@ -66,6 +66,30 @@ def default_model_path() -> Path:
     return candidates[-1]
 
 
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
+    """The CPU feature flags Linux reports (``/proc/cpuinfo``); empty where it does not."""
+    try:
+        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return frozenset(line.partition(":")[2].split())
+    return frozenset()
+
+
+def check_cpu(path: Path, any_of: Sequence[str] | None) -> None:
+    """A model whose metadata lists ``requires_cpu_flags`` (an int8 variant with full 8-bit
+    weights: without VNNI, ONNX Runtime's u8×s8 products can saturate and the answers would depend
+    on the machine) loads only where one of them is present."""
+    if any_of and not set(any_of) & cpu_flags():
+        raise ConfigError(
+            "model_needs_cpu",
+            f"{path.name} needs a CPU with one of {', '.join(any_of)} (its int8 answers are exact "
+            "only there); unset HANGER_MODEL_PATH to serve the full model",
+        )
+
+
 _RELEASE = re.compile(r"clothing-\d+(?:\.\d+)*")
 
 
@@ -134,6 +158,7 @@ class Classifier:
                 "model_sha256_mismatch",
                 f"{path.name} sha256 {sha} != metadata {metadata.get('sha256')}",
             )
+        check_cpu(path, metadata.get("requires_cpu_flags"))
         so = ort.SessionOptions()
         so.intra_op_num_threads = intra_op_threads or min(2, os.cpu_count() or 1)
         so.inter_op_num_threads = 1

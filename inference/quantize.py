@@ -2,8 +2,10 @@
 
 ONNX Runtime's static QDQ quantization (``onnxruntime.quantization``): every ``Conv``/``Gemm`` runs
 on int8 weights (per output channel) and int8 activations whose ranges are calibrated on TRAIN
-photos (never TEST sellers). ``reduce_range`` keeps the weights to 7 bits: int8 products can
-saturate on x86 CPUs without VNNI, and where the workers will run is not known here.
+photos (never TEST sellers). Weights are 7-bit by default (``reduce_range``): ORT's u8×s8 products
+can saturate on x86 CPUs without VNNI, so 7 bits are exact everywhere. ``--weight-bits 8`` keeps
+all 8 bits (closer to the full model) and writes ``requires_cpu_flags`` into the metadata, so that
+:func:`inference.classifier.check_cpu` refuses the file on a CPU without VNNI.
 
 The variant is written beside the model as ``clothing-<version>-int8.onnx`` with its own metadata:
 the full model's classes, preprocessing, temperature and auto-approval threshold (the variant
@@ -35,6 +37,7 @@ from inference import train
 VARIANT = "int8"
 CALIBRATION_PHOTOS = 256
 SEED = 0
+VNNI = ("avx512_vnni", "avx_vnni")  # /proc/cpuinfo names of the x86 int8 dot-product extensions
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", type=Path, default=None, help="full model (default: committed)")
     parser.add_argument("--photos", type=int, default=CALIBRATION_PHOTOS,
                         help="TRAIN photos the activation ranges are calibrated on")
+    parser.add_argument("--weight-bits", type=int, choices=(7, 8), default=7,
+                        help="8: closer to the full model, but the file then loads only on CPUs "
+                             "with VNNI (see the module docstring)")
     parser.add_argument("--out", type=Path, default=None,
                         help="variant file (default: beside the model, <stem>-int8.onnx)")
 
@@ -59,10 +65,11 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         full32 = Path(scratch) / "full32.onnx"
         full32.write_bytes(float32_storage(model.read_bytes()))
-        quantize(full32, out, (_views(args.data, s, size) for s in calibration))
+        quantize(full32, out, (_views(args.data, s, size) for s in calibration),
+                 full_range=args.weight_bits == 8)
     test = [s for s in samples if s.test]
     report = compare_on(model, out, test, args.data, meta)
-    variant = variant_metadata(meta, out, calibration, report)
+    variant = variant_metadata(meta, out, calibration, report, args.weight_bits)
     out.with_suffix(".json").write_text(json.dumps(variant, indent=2, ensure_ascii=False) + "\n",
                                         encoding="utf-8")
     print(json.dumps({"variant": str(out), **variant["quantization"]["test"]}, indent=2))
@@ -107,9 +114,10 @@ def float32_storage(model_bytes: bytes) -> bytes:
     return bytes(model.SerializeToString())
 
 
-def quantize(full32: Path, out: Path, views: Iterator[Any], input_name: str = "views") -> None:
+def quantize(full32: Path, out: Path, views: Iterator[Any], input_name: str = "views",
+             full_range: bool = False) -> None:
     """Static QDQ int8 of ``full32`` (float32 storage), activation ranges from ``views`` (batches
-    for the model's input ``input_name``)."""
+    for the model's input ``input_name``); 7-bit weights unless ``full_range``."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -128,7 +136,7 @@ def quantize(full32: Path, out: Path, views: Iterator[Any], input_name: str = "v
     quant_pre_process(str(full32), str(prepared))
     quantize_static(
         str(prepared), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-        reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+        reduce_range=not full_range, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
         calibrate_method=CalibrationMethod.MinMax,
     )
 
@@ -156,7 +164,7 @@ def compare_on(full: Path, variant: Path, samples: Sequence[train.Sample], data:
 
 
 def variant_metadata(meta: dict[str, Any], out: Path, calibration: Sequence[train.Sample],
-                     test: dict[str, Any]) -> dict[str, Any]:
+                     test: dict[str, Any], weight_bits: int = 7) -> dict[str, Any]:
     """The full model's metadata, with what differs for the variant: its file, hash and version,
     its own measured TEST figures in ``metrics`` and ``auto_approve.test`` (the full model's
     cross-validated figures are not the variant's, so they are not carried over), and how it was
@@ -166,8 +174,10 @@ def variant_metadata(meta: dict[str, Any], out: Path, calibration: Sequence[trai
                                  + str(meta["auto_approve"]["fitted_on"])}
     auto_approve.pop("oof", None)
     auto_approve.pop("pooled", None)
+    needs = {"requires_cpu_flags": list(VNNI)} if weight_bits == 8 else {}
     return {
         **meta,
+        **needs,
         "version": f"{meta['version']}+{VARIANT}",
         "metrics": {"onnx_test_main10": test["variant"]["top1_main10"],
                     "onnx_test_all": test["variant"]["top1_all"]},
@@ -177,8 +187,9 @@ def variant_metadata(meta: dict[str, Any], out: Path, calibration: Sequence[trai
         "created": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         "quantization": {
             "of": {"onnx_file": meta["onnx_file"], "sha256": meta["sha256"]},
-            "method": "onnxruntime static QDQ: Conv/Gemm int8, per-channel s8 weights (7-bit, "
-                      "reduce_range), u8 activations, MinMax ranges",
+            "method": f"onnxruntime static QDQ: Conv/Gemm int8, per-channel s8 weights "
+                      f"({weight_bits}-bit), u8 activations, MinMax ranges",
+            "weight_bits": weight_bits,
             "calibration_photos": len(calibration),
             "calibration_digest": hashlib.sha256(
                 "\n".join(s.image for s in calibration).encode()).hexdigest()[:16],
