@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def calibration_photos(samples: Sequence[train.Sample], n: int) -> list[train.Sample]:
-    """``n`` TRAIN photos (no TEST seller), a seeded choice: the same file every run."""
+    """``n`` TRAIN photos (no TEST seller), a seeded choice: the same photos every run."""
     pool = [s for s in samples if not s.test]
     return random.Random(SEED).sample(pool, min(n, len(pool)))  # noqa: S311
 
