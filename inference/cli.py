@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -107,20 +108,22 @@ def cmd_classify(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from inference.train import run
 
-    try:
-        return run(args)
-    except ModuleNotFoundError as exc:
-        print(f"training needs the 'train' extra (pip install -e '.[train]'): {exc}", file=sys.stderr)
-        return 2
+    return _needs_train_extra("training", run, args)
 
 
 def cmd_quantize(args: argparse.Namespace) -> int:
     from inference.quantize import run
 
+    return _needs_train_extra("quantizing", run, args)
+
+
+def _needs_train_extra(doing: str, run: Callable[[argparse.Namespace], int],
+                       args: argparse.Namespace) -> int:
+    """``run(args)``, or a clear exit 2 when the train extra (torch, onnx) is not installed."""
     try:
         return run(args)
     except ModuleNotFoundError as exc:
-        print(f"quantizing needs the 'train' extra (pip install -e '.[train]'): {exc}", file=sys.stderr)
+        print(f"{doing} needs the 'train' extra (pip install -e '.[train]'): {exc}", file=sys.stderr)
         return 2
 
 
