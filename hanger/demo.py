@@ -157,8 +157,23 @@ async def _publish(settings: Settings, events: list[ProductSubmitted]) -> None:
         await producer.send(topics.SUBMISSIONS, "demo-malformed", b'{"schema_version": 1, "oops"')
 
 
-async def _collect(settings: Settings, ids: set[str], timeout_s: float) -> tuple[
+def served_model_version(settings: Settings) -> str:
+    """The version of the model the enrich worker will load (HANGER_MODEL_PATH or the committed
+    one), read from its metadata: results of other models on the topic are not this run's."""
+    import json
+
+    from inference.classifier import default_model_path
+
+    path = settings.model_path or default_model_path()
+    return str(json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))["version"])
+
+
+async def _collect(settings: Settings, ids: set[str], timeout_s: float,
+                   model_version: str | None = None) -> tuple[
         dict[str, ProductEnriched], list[DeadLetter]]:
+    """The enriched answers to ``ids`` (of ``model_version``'s model, when given: a second run with
+    another model must wait for its own answers, not show the earlier ones) and the dead letter of
+    the malformed message."""
     from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(
@@ -181,7 +196,9 @@ async def _collect(settings: Settings, ids: set[str], timeout_s: float) -> tuple
                             letters = [letter]
                     else:
                         event = decode(ProductEnriched, r.value or b"")
-                        if event.submission_id in ids:
+                        model = event.classification.model if event.classification else None
+                        if event.submission_id in ids and (
+                                model is None or model_version in (None, model.version)):
                             found[event.submission_id] = event
     finally:
         await consumer.stop()
@@ -221,7 +238,8 @@ def run_demo(settings: Settings, images_folder: Path | None, timeout_s: float = 
     try:
         asyncio.run(_publish(settings, events))
         found, letters = asyncio.run(
-            _collect(settings, {e.submission_id for e in events}, timeout_s)
+            _collect(settings, {e.submission_id for e in events}, timeout_s,
+                     served_model_version(settings))
         )
         ordered = [found[e.submission_id] for e in events if e.submission_id in found]
         decisions = md_decisions(ordered)
