@@ -85,7 +85,8 @@ def bare_path(images: list[Path], n: int) -> tuple[float, float, float]:
 
     defaults = Settings()
     blobs = [p.read_bytes() for p in images]
-    one_thread = Classifier.load(intra_op_threads=defaults.inference_threads)
+    # the model the worker serves (HANGER_MODEL_PATH or the committed one), on both sides
+    one_thread = Classifier.load(defaults.model_path, intra_op_threads=defaults.inference_threads)
     one_thread.classify_images([blobs[0]])  # warm-up
     paths = [images[i % len(images)] for i in range(n)]
     with ThreadPoolExecutor(max_workers=defaults.inference_workers) as pool:
@@ -93,7 +94,7 @@ def bare_path(images: list[Path], n: int) -> tuple[float, float, float]:
         list(pool.map(lambda p: one_thread.classify_images([p.read_bytes()]), paths))
         bare = n / (time.perf_counter() - start)
         BARE_CPU_S.append((time.process_time() - cpu) / n)
-    two_threads = Classifier.load(intra_op_threads=THREADS)
+    two_threads = Classifier.load(defaults.model_path, intra_op_threads=THREADS)
     two_threads.classify_images([blobs[0]])
     start = time.perf_counter()
     for p in paths:
@@ -117,7 +118,7 @@ def bare_one_core(images: list[Path], n: int, core: int, other: int) -> float:
     before = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {core})
     try:
-        clf = Classifier.load(intra_op_threads=1)
+        clf = Classifier.load(Settings().model_path, intra_op_threads=1)
         clf.classify_images([images[0].read_bytes()])  # warm-up
         paths = [images[i % len(images)] for i in range(n)]
         with everything_else_on({other}, keep=[os.getpid()]):
