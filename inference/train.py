@@ -643,7 +643,8 @@ def precision_threshold(
     prec = np.cumsum(correct[order]) / np.arange(1, len(order) + 1)
     # Serving approves every photo at or above t, so a cut inside a run of equal confidences
     # (saturated softmax outputs are exactly 1.0) would promise the precision of part of the run.
-    run_end = np.append(ranked[:-1] > ranked[1:], True)
+    # And 1.0 itself is "approve nothing" (streams.routing), never a cut.
+    run_end = np.append(ranked[:-1] > ranked[1:], True) & (ranked < 1.0)
     ok = np.nonzero(run_end & (prec >= target) & (np.arange(1, len(order) + 1) >= min_selected))[0]
     if not len(ok):
         return 1.0
@@ -652,7 +653,7 @@ def precision_threshold(
 
 def coverage_at(probs: F32, y: I64, threshold: float) -> dict[str, float]:
     conf = probs.max(1)
-    sel = conf >= threshold
+    sel = conf >= threshold if threshold < 1.0 else np.zeros(len(conf), dtype=bool)  # as served
     correct = probs.argmax(1) == y
     return {
         "threshold": threshold,
