@@ -28,7 +28,7 @@ from PIL import Image
 
 from hanger.errors import ConfigError
 from inference import preprocess as pp
-from inference.classifier import Classifier, default_model_path
+from inference.classifier import Classifier, default_model_path, int8_variant_path
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "clothing"
 
@@ -107,8 +107,7 @@ def run(n: int = 64, threads: int | None = 2, repeats: int = 3) -> dict[str, Any
 
 
 def _variant(threads: int | None) -> Classifier | None:
-    path = default_model_path()
-    path = path.with_name(f"{path.stem}-int8.onnx")
+    path = int8_variant_path(default_model_path())
     if not path.exists():
         return None
     try:

@@ -66,6 +66,12 @@ def default_model_path() -> Path:
     return candidates[-1]
 
 
+def int8_variant_path(model: Path) -> Path:
+    """Where the int8 variant of ``model`` lives (``hanger model quantize`` writes it there):
+    ``clothing-<version>-int8.onnx`` beside it."""
+    return model.with_name(f"{model.stem}-int8.onnx")
+
+
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
     """The CPU feature flags Linux reports (``/proc/cpuinfo``); empty where it does not."""
     try:

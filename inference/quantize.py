@@ -34,7 +34,6 @@ import numpy as np
 
 from inference import train
 
-VARIANT = "int8"
 CALIBRATION_PHOTOS = 256
 SEED = 0
 VNNI = ("avx512_vnni", "avx_vnni")  # /proc/cpuinfo names of the x86 int8 dot-product extensions
@@ -54,11 +53,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inference.classifier import default_model_path
+    from inference.classifier import default_model_path, int8_variant_path
 
     model = args.model or default_model_path()
     meta = json.loads(model.with_suffix(".json").read_text(encoding="utf-8"))
-    out = args.out or model.with_name(f"{model.stem}-{VARIANT}.onnx")
+    out = args.out or int8_variant_path(model)
     samples = train.read_samples(args.data)
     size = int(meta["preprocessing"]["image_size"])
     calibration = calibration_photos(samples, args.photos)
@@ -178,7 +177,7 @@ def variant_metadata(meta: dict[str, Any], out: Path, calibration: Sequence[trai
     return {
         **meta,
         **needs,
-        "version": f"{meta['version']}+{VARIANT}",
+        "version": f"{meta['version']}+int8",
         "metrics": {"onnx_test_main10": test["variant"]["top1_main10"],
                     "onnx_test_all": test["variant"]["top1_all"]},
         "auto_approve": auto_approve,

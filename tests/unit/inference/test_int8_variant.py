@@ -13,14 +13,13 @@ import pytest
 from hanger.errors import ConfigError
 from hanger.events import Classification
 from inference import classifier as clf_module
-from inference.classifier import MODELS_DIR, Classifier, default_model_path
-
-VARIANTS = sorted(MODELS_DIR.glob("clothing-*-int8.onnx"))
+from inference.classifier import Classifier, default_model_path, int8_variant_path
 
 
 def _variant() -> Path:
-    assert VARIANTS, "no int8 variant committed"
-    return VARIANTS[-1]
+    path = int8_variant_path(default_model_path())
+    assert path.exists(), "no int8 variant of the committed model"
+    return path
 
 
 def test_variant_is_of_the_committed_model_and_keeps_its_meaning_of_confidence() -> None:
