@@ -96,14 +96,17 @@ def float32_storage(model_bytes: bytes) -> bytes:
     model = onnx.load_from_string(model_bytes)
     graph = model.graph
     halves = {i.name: i for i in graph.initializer if i.data_type == TensorProto.FLOAT16}
-    folded: dict[str, Any] = {}
+    folded: dict[str, Any] = {}  # a Cast's output name → the float32 initializer it becomes
+    used: set[str] = set()  # the float16 initializers those Casts read
+    keep_nodes = []
     for node in graph.node:
         to = next((a.i for a in node.attribute if a.name == "to"), None)
         if node.op_type == "Cast" and node.input[0] in halves and to == TensorProto.FLOAT:
             array = numpy_helper.to_array(halves[node.input[0]]).astype(np.float32)
             folded[node.output[0]] = numpy_helper.from_array(array, node.output[0])
-    used = {n.input[0] for n in graph.node if n.output[0] in folded}
-    keep_nodes = [n for n in graph.node if n.output[0] not in folded]
+            used.add(node.input[0])
+        else:
+            keep_nodes.append(node)
     keep_inits = [i for i in graph.initializer if i.name not in used]
     del graph.node[:]
     graph.node.extend(keep_nodes)
