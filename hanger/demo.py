@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import datetime as dt
+import json
 import os
 import signal
 import subprocess
@@ -160,8 +161,6 @@ async def _publish(settings: Settings, events: list[ProductSubmitted]) -> None:
 def served_model_version(settings: Settings) -> str:
     """The version of the model the enrich worker will load (HANGER_MODEL_PATH or the committed
     one), read from its metadata: results of other models on the topic are not this run's."""
-    import json
-
     from inference.classifier import default_model_path
 
     path = settings.model_path or default_model_path()
