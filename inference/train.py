@@ -643,8 +643,8 @@ def precision_threshold(
     prec = np.cumsum(correct[order]) / np.arange(1, len(order) + 1)
     # Serving approves every photo at or above t, so a cut inside a run of equal confidences
     # (saturated softmax outputs are exactly 1.0) would promise the precision of part of the run.
-    # And 1.0 itself is "approve nothing" (streams.routing), never a cut.
-    run_end = np.append(ranked[:-1] > ranked[1:], True) & (ranked < 1.0)
+    # A cut at 1.0 comes out as 1.0, which serving reads as "approve nothing" (streams.routing).
+    run_end = np.append(ranked[:-1] > ranked[1:], True)
     ok = np.nonzero(run_end & (prec >= target) & (np.arange(1, len(order) + 1) >= min_selected))[0]
     if not len(ok):
         return 1.0

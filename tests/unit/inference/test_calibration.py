@@ -47,7 +47,7 @@ def test_threshold_keeps_its_promise_on_the_photos_it_was_set_on(
         assert at["n_selected"] < min_selected or at["precision"] < target, candidate
 
 
-def test_one_is_never_a_cut_and_approves_nothing_as_served() -> None:
+def test_a_threshold_of_one_approves_nothing_as_served() -> None:
     # 60 saturated, all right: precise enough, but 1.0 means "approve nothing" (streams.routing)
     probs, y = _probs([1.0] * 60 + [0.9] * 60, [True] * 60 + [True, False] * 30)
     assert train.precision_threshold(probs, y, target=0.99, min_selected=10) == 1.0
